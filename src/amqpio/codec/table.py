@@ -1,0 +1,445 @@
+"""Field tables and field arrays, with RabbitMQ's value types.
+
+Type octets (RabbitMQ's table of the 0-9-1 errata): ``t`` bool, ``b``/``B``
+signed/unsigned 8-bit, ``s``/``u`` signed/unsigned 16-bit, ``I``/``i``
+signed/unsigned 32-bit, ``l`` signed 64-bit, ``f``/``d`` float/double, ``D``
+decimal, ``S`` long string, ``A`` array, ``T`` timestamp, ``F`` table, ``V``
+void and ``x`` byte array.
+
+Python values encode as: bool ``t``, int ``I`` (or ``l`` beyond 32 bits),
+float ``d``, Decimal ``D``, str ``S``, bytes-like ``x``, datetime ``T``,
+mapping ``F``, list/tuple ``A``, None ``V``. ``S`` decodes to ``str`` when it
+is valid UTF-8 and to ``bytes`` otherwise.
+
+Declared sizes are checked against the bytes actually present before any
+slice is taken, and nesting is bounded by ``MAX_DEPTH`` so hostile input
+cannot exhaust the stack.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final, TypeAlias, Union
+
+from .errors import EncodeError, FrameDecodeError, SyntaxDecodeError
+from .values import (
+    LONG,
+    Buffer,
+    datetime_to_timestamp,
+    decimal_to_wire,
+    timestamp_to_datetime,
+    wire_to_decimal,
+)
+
+__all__ = [
+    "MAX_DEPTH",
+    "FieldArray",
+    "FieldTable",
+    "FieldValue",
+    "decode_array",
+    "decode_table",
+    "encode_array",
+    "encode_table",
+]
+
+FieldValue: TypeAlias = Union[
+    bool,
+    int,
+    float,
+    decimal.Decimal,
+    str,
+    bytes,
+    bytearray,
+    memoryview,
+    datetime.datetime,
+    "FieldTable",
+    "FieldArray",
+    None,
+]
+FieldTable: TypeAlias = Mapping[str, FieldValue]
+FieldArray: TypeAlias = Sequence[FieldValue]
+
+MAX_DEPTH: Final = 64
+EMPTY_TABLE: Final = b"\x00\x00\x00\x00"
+
+_B: Final = struct.Struct(">B")
+_BB: Final = struct.Struct(">cB")
+_Bb: Final = struct.Struct(">cb")
+_Bh: Final = struct.Struct(">ch")
+_BH: Final = struct.Struct(">cH")
+_Bi: Final = struct.Struct(">ci")
+_BI: Final = struct.Struct(">cI")
+_Bq: Final = struct.Struct(">cq")
+_BQ: Final = struct.Struct(">cQ")
+_Bf: Final = struct.Struct(">cf")
+_Bd: Final = struct.Struct(">cd")
+_BBI: Final = struct.Struct(">cBI")
+_b: Final = struct.Struct(">b")
+_h: Final = struct.Struct(">h")
+_H: Final = struct.Struct(">H")
+_i: Final = struct.Struct(">i")
+_q: Final = struct.Struct(">q")
+_Q: Final = struct.Struct(">Q")
+_f: Final = struct.Struct(">f")
+_d: Final = struct.Struct(">d")
+_BI_DEC: Final = struct.Struct(">BI")
+
+_TRUE: Final = b"t\x01"
+_FALSE: Final = b"t\x00"
+_VOID: Final = b"V"
+
+
+# -- encoding -------------------------------------------------------------
+
+
+def _enc_str(value: str, parts: list[bytes], depth: int) -> None:
+    raw = value.encode()
+    parts.append(_BI.pack(b"S", len(raw)))
+    parts.append(raw)
+
+
+def _enc_int(value: int, parts: list[bytes], depth: int) -> None:
+    if -0x80000000 <= value <= 0x7FFFFFFF:
+        parts.append(_Bi.pack(b"I", value))
+    elif -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+        parts.append(_Bq.pack(b"l", value))
+    else:
+        raise EncodeError(f"integer {value} does not fit a signed 64-bit field")
+
+
+def _enc_bool(value: bool, parts: list[bytes], depth: int) -> None:
+    parts.append(_TRUE if value else _FALSE)
+
+
+def _enc_float(value: float, parts: list[bytes], depth: int) -> None:
+    parts.append(_Bd.pack(b"d", value))
+
+
+def _enc_bytes(
+    value: bytes | bytearray | memoryview, parts: list[bytes], depth: int
+) -> None:
+    raw = bytes(value)
+    parts.append(_BI.pack(b"x", len(raw)))
+    parts.append(raw)
+
+
+def _enc_decimal(value: decimal.Decimal, parts: list[bytes], depth: int) -> None:
+    scale, unscaled = decimal_to_wire(value)
+    parts.append(_BBI.pack(b"D", scale, unscaled))
+
+
+def _enc_datetime(value: datetime.datetime, parts: list[bytes], depth: int) -> None:
+    parts.append(_BQ.pack(b"T", datetime_to_timestamp(value)))
+
+
+def _enc_none(value: None, parts: list[bytes], depth: int) -> None:
+    parts.append(_VOID)
+
+
+def _enc_table(value: FieldTable, parts: list[bytes], depth: int) -> None:
+    parts.append(b"F")
+    _encode_table_into(value, parts, depth + 1)
+
+
+def _enc_array(value: FieldArray, parts: list[bytes], depth: int) -> None:
+    parts.append(b"A")
+    _encode_array_into(value, parts, depth + 1)
+
+
+_Encoder: TypeAlias = Callable[[FieldValue, list[bytes], int], None]
+
+# Exact-type dispatch; subclasses fall back to the isinstance chain.
+_ENCODERS: Final[dict[type, _Encoder]] = {
+    str: _enc_str,  # type: ignore[dict-item]
+    int: _enc_int,  # type: ignore[dict-item]
+    bool: _enc_bool,  # type: ignore[dict-item]
+    float: _enc_float,  # type: ignore[dict-item]
+    bytes: _enc_bytes,  # type: ignore[dict-item]
+    bytearray: _enc_bytes,  # type: ignore[dict-item]
+    memoryview: _enc_bytes,  # type: ignore[dict-item]
+    decimal.Decimal: _enc_decimal,  # type: ignore[dict-item]
+    datetime.datetime: _enc_datetime,  # type: ignore[dict-item]
+    type(None): _enc_none,  # type: ignore[dict-item]
+    dict: _enc_table,  # type: ignore[dict-item]
+    list: _enc_array,  # type: ignore[dict-item]
+    tuple: _enc_array,  # type: ignore[dict-item]
+}
+
+
+def _encoder_for(value: object) -> _Encoder:
+    encoder = _ENCODERS.get(type(value))
+    if encoder is not None:
+        return encoder
+    # isinstance order matters: bool is an int, datetime before generic checks.
+    if isinstance(value, bool):
+        return _ENCODERS[bool]
+    if isinstance(value, int):
+        return _ENCODERS[int]
+    if isinstance(value, float):
+        return _ENCODERS[float]
+    if isinstance(value, str):
+        return _ENCODERS[str]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _ENCODERS[bytes]
+    if isinstance(value, decimal.Decimal):
+        return _ENCODERS[decimal.Decimal]
+    if isinstance(value, datetime.datetime):
+        return _ENCODERS[datetime.datetime]
+    if isinstance(value, Mapping):
+        return _ENCODERS[dict]
+    if isinstance(value, Sequence):
+        return _ENCODERS[list]
+    raise EncodeError(f"cannot encode {type(value).__name__} in a field table")
+
+
+def _encode_table_into(table: FieldTable, parts: list[bytes], depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise EncodeError(f"field table nested deeper than {MAX_DEPTH} levels")
+    index = len(parts)
+    parts.append(b"")  # placeholder for the size
+    for key, value in table.items():
+        raw_key = key.encode()
+        if len(raw_key) > 255:
+            raise EncodeError(
+                f"field table key {key[:20]!r}... is longer than 255 bytes"
+            )
+        parts.append(_B.pack(len(raw_key)))
+        parts.append(raw_key)
+        encoder = _ENCODERS.get(type(value)) or _encoder_for(value)
+        encoder(value, parts, depth)
+    size = sum(map(len, parts[index + 1 :]))
+    if size > 0xFFFFFFFF:
+        raise EncodeError("field table larger than 2**32 - 1 bytes")
+    parts[index] = LONG.pack(size)
+
+
+def _encode_array_into(array: FieldArray, parts: list[bytes], depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise EncodeError(f"field array nested deeper than {MAX_DEPTH} levels")
+    index = len(parts)
+    parts.append(b"")
+    for value in array:
+        encoder = _ENCODERS.get(type(value)) or _encoder_for(value)
+        encoder(value, parts, depth)
+    size = sum(map(len, parts[index + 1 :]))
+    if size > 0xFFFFFFFF:
+        raise EncodeError("field array larger than 2**32 - 1 bytes")
+    parts[index] = LONG.pack(size)
+
+
+def encode_table(table: FieldTable | None) -> bytes:
+    """Encode a field table, including its 32-bit size prefix."""
+    if not table:
+        return EMPTY_TABLE
+    parts: list[bytes] = []
+    _encode_table_into(table, parts, 0)
+    return b"".join(parts)
+
+
+def encode_array(array: FieldArray) -> bytes:
+    """Encode a field array, including its 32-bit size prefix."""
+    parts: list[bytes] = []
+    _encode_array_into(array, parts, 0)
+    return b"".join(parts)
+
+
+# -- decoding -------------------------------------------------------------
+#
+# Value decoders take (buf, offset, end, depth) where ``offset`` points just
+# past the type octet and ``end`` is the end of the enclosing table/array;
+# they return (value, new_offset). Fixed-width reads past ``end`` are caught
+# by the enclosing loop's final ``offset == end`` check (the bytes are still
+# inside the payload); variable-size values check ``end`` before slicing.
+
+
+def _check(end_of_value: int, end: int, offset: int, what: str) -> None:
+    if end_of_value > end:
+        raise FrameDecodeError(f"{what} runs past the end of its table", offset)
+
+
+def _dec_bool(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return buf[o] != 0, o + 1
+
+
+def _dec_int8(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _b.unpack_from(buf, o)[0], o + 1
+
+
+def _dec_uint8(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return buf[o], o + 1
+
+
+def _dec_int16(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _h.unpack_from(buf, o)[0], o + 2
+
+
+def _dec_uint16(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _H.unpack_from(buf, o)[0], o + 2
+
+
+def _dec_int32(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _i.unpack_from(buf, o)[0], o + 4
+
+
+def _dec_uint32(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return LONG.unpack_from(buf, o)[0], o + 4
+
+
+def _dec_int64(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _q.unpack_from(buf, o)[0], o + 8
+
+
+def _dec_float(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _f.unpack_from(buf, o)[0], o + 4
+
+
+def _dec_double(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _d.unpack_from(buf, o)[0], o + 8
+
+
+def _dec_decimal(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    scale, unscaled = _BI_DEC.unpack_from(buf, o)
+    return wire_to_decimal(scale, unscaled), o + 5
+
+
+def _dec_longstr(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    (size,) = LONG.unpack_from(buf, o)
+    stop = o + 4 + size
+    _check(stop, end, o, "long string")
+    raw = buf[o + 4 : stop]
+    try:
+        return str(raw, "utf-8"), stop
+    except UnicodeDecodeError:
+        return bytes(raw), stop
+
+
+def _dec_bytes(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    (size,) = LONG.unpack_from(buf, o)
+    stop = o + 4 + size
+    _check(stop, end, o, "byte array")
+    return bytes(buf[o + 4 : stop]), stop
+
+
+def _dec_timestamp(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return timestamp_to_datetime(_Q.unpack_from(buf, o)[0]), o + 8
+
+
+def _dec_void(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return None, o
+
+
+def _dec_table(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _decode_table(buf, o, end, depth + 1)
+
+
+def _dec_array(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    return _decode_array(buf, o, end, depth + 1)
+
+
+_Decoder: TypeAlias = Callable[[Buffer, int, int, int], tuple[FieldValue, int]]
+
+_DECODERS: Final[dict[int, _Decoder]] = {
+    ord("t"): _dec_bool,
+    ord("b"): _dec_int8,
+    ord("B"): _dec_uint8,
+    ord("s"): _dec_int16,
+    ord("u"): _dec_uint16,
+    ord("I"): _dec_int32,
+    ord("i"): _dec_uint32,
+    ord("l"): _dec_int64,
+    ord("f"): _dec_float,
+    ord("d"): _dec_double,
+    ord("D"): _dec_decimal,
+    ord("S"): _dec_longstr,
+    ord("A"): _dec_array,
+    ord("T"): _dec_timestamp,
+    ord("F"): _dec_table,
+    ord("V"): _dec_void,
+    ord("x"): _dec_bytes,
+}
+
+
+def _decode_value(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+    if o >= end:
+        raise FrameDecodeError("field value type missing", o)
+    decoder = _DECODERS.get(buf[o])
+    if decoder is None:
+        raise SyntaxDecodeError(f"unknown field value type {buf[o]:#04x}", o)
+    return decoder(buf, o + 1, end, depth)
+
+
+def _decode_table(
+    buf: Buffer, offset: int, outer_end: int, depth: int
+) -> tuple[dict[str, FieldValue], int]:
+    if depth > MAX_DEPTH:
+        raise SyntaxDecodeError(f"field table nested deeper than {MAX_DEPTH}", offset)
+    (size,) = LONG.unpack_from(buf, offset)
+    start = offset + 4
+    end = start + size
+    _check(end, outer_end, offset, "field table")
+    result: dict[str, FieldValue] = {}
+    o = start
+    decoders = _DECODERS
+    while o < end:
+        key_end = o + 1 + buf[o]
+        # the key and its type octet must both lie inside the table
+        if key_end >= end:
+            raise FrameDecodeError("field table key runs past the end of its table", o)
+        try:
+            key = str(buf[o + 1 : key_end], "utf-8")
+        except UnicodeDecodeError:
+            raise SyntaxDecodeError("field table key is not valid UTF-8", o) from None
+        decoder = decoders.get(buf[key_end])
+        if decoder is None:
+            raise SyntaxDecodeError(
+                f"unknown field value type {buf[key_end]:#04x}", key_end
+            )
+        result[key], o = decoder(buf, key_end + 1, end, depth)
+    if o != end:
+        raise FrameDecodeError("field table value runs past the end of its table", o)
+    return result, end
+
+
+def _decode_array(
+    buf: Buffer, offset: int, outer_end: int, depth: int
+) -> tuple[list[FieldValue], int]:
+    if depth > MAX_DEPTH:
+        raise SyntaxDecodeError(f"field array nested deeper than {MAX_DEPTH}", offset)
+    (size,) = LONG.unpack_from(buf, offset)
+    start = offset + 4
+    end = start + size
+    _check(end, outer_end, offset, "field array")
+    result: list[FieldValue] = []
+    o = start
+    while o < end:
+        value, o = _decode_value(buf, o, end, depth)
+        result.append(value)
+    if o != end:
+        raise FrameDecodeError("field array value runs past the end of its array", o)
+    return result, end
+
+
+def decode_table(
+    buf: Buffer, offset: int = 0, end: int | None = None
+) -> tuple[dict[str, FieldValue], int]:
+    """Decode the field table at ``offset``; return ``(table, new_offset)``.
+
+    Raises only :class:`~amqpio.codec.errors.DecodeError` subclasses.
+    """
+    try:
+        return _decode_table(buf, offset, len(buf) if end is None else end, 0)
+    except (struct.error, IndexError):
+        raise FrameDecodeError("truncated field table", offset) from None
+
+
+def decode_array(
+    buf: Buffer, offset: int = 0, end: int | None = None
+) -> tuple[list[FieldValue], int]:
+    """Decode the field array at ``offset``; return ``(array, new_offset)``."""
+    try:
+        return _decode_array(buf, offset, len(buf) if end is None else end, 0)
+    except (struct.error, IndexError):
+        raise FrameDecodeError("truncated field array", offset) from None
