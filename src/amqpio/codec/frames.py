@@ -44,9 +44,13 @@ FRAME_OVERHEAD: Final = 8
 PROTOCOL_HEADER: Final = b"AMQP\x00\x00\x09\x01"
 
 _HEADER: Final = struct.Struct(">BHI")
-_CONTENT_HEADER: Final = struct.Struct(">HHQ")
+_unpack_header: Final = _HEADER.unpack_from
+_pack_header: Final = _HEADER.pack
+# frame-end of the method frame + content header frame header + its fixed fields
+_pack_content_head: Final = struct.Struct(">BBHIHHQ").pack
 _END: Final = b"\xce"
-_END_HEADER: Final = struct.Struct(">BBHI")  # frame-end of previous + next header
+# frame-end of the previous frame + the next frame's header
+_pack_end_header: Final = struct.Struct(">BBHI").pack
 HEARTBEAT_FRAME: Final = b"\x08\x00\x00\x00\x00\x00\x00\xce"
 _KNOWN_TYPES: Final = frozenset(
     (FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT)
@@ -61,20 +65,43 @@ class Frame(NamedTuple):
     payload: bytes
 
 
+_new_frame: Final = tuple.__new__
+
+
 class FrameReader:
     """Incremental frame parser over a stream of byte chunks."""
 
-    __slots__ = ("_buf", "_chunks", "_failed", "_need", "_pending", "_pos", "frame_max")
+    __slots__ = (
+        "_buf",
+        "_chunks",
+        "_failed",
+        "_frame_max",
+        "_need",
+        "_payload_max",
+        "_pending",
+        "_pos",
+    )
 
     def __init__(self, frame_max: int = FRAME_MIN_SIZE) -> None:
-        #: Largest acceptable frame including header and frame-end; 0 = no limit.
-        self.frame_max = frame_max
         self._buf = b""
         self._pos = 0
         self._chunks: list[bytes] = []
         self._pending = 0  # bytes queued in _chunks
         self._need = _HEADER.size  # bytes from _pos required before progress
         self._failed: FrameDecodeError | None = None
+        self._frame_max = 0
+        self._payload_max = 0
+        self.frame_max = frame_max
+
+    @property
+    def frame_max(self) -> int:
+        """Largest acceptable frame including header and frame-end; 0 = no limit."""
+        return self._frame_max
+
+    @frame_max.setter
+    def frame_max(self, value: int) -> None:
+        self._frame_max = value
+        self._payload_max = value - FRAME_OVERHEAD if value else 0xFFFFFFFF
 
     @property
     def buffered(self) -> int:
@@ -83,7 +110,13 @@ class FrameReader:
 
     def feed(self, data: Buffer) -> None:
         """Queue a chunk of received bytes."""
-        if data:
+        if not data:
+            return
+        if self._pos == len(self._buf) and not self._pending:
+            # everything so far was consumed: take the chunk as the buffer
+            self._buf = bytes(data)
+            self._pos = 0
+        else:
             self._chunks.append(bytes(data))
             self._pending += len(data)
 
@@ -93,6 +126,62 @@ class FrameReader:
         Raises :class:`FrameDecodeError` on a malformed frame; the reader stays
         failed afterwards (the connection must be closed).
         """
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos >= 7 and self._failed is None:
+            # fast path: a whole, valid non-heartbeat frame is already buffered
+            frame_type, channel, size = _unpack_header(buf, pos)
+            end = pos + 7 + size
+            if (
+                end < len(buf)
+                and 0 < frame_type < 4
+                and size <= self._payload_max
+                and buf[end] == FRAME_END
+            ):
+                self._pos = end + 1
+                return _new_frame(Frame, (frame_type, channel, buf[pos + 7 : end]))
+        return self._read_slow()
+
+    def read_frames(self) -> list[tuple[int, int, bytes]]:
+        """Every complete frame buffered now, as ``(frame_type, channel, payload)``.
+
+        The batch form of :meth:`read_frame` for drivers that handle a whole
+        ``data_received`` chunk at once. A malformed frame after good ones ends
+        the batch; the error is raised by the next call.
+        """
+        frames: list[tuple[int, int, bytes]] = []
+        append = frames.append
+        payload_max = self._payload_max
+        while True:
+            buf = self._buf
+            pos = self._pos
+            size_buf = len(buf)
+            # fast path over whole, valid non-heartbeat frames
+            while size_buf - pos >= 7 and self._failed is None:
+                frame_type, channel, size = _unpack_header(buf, pos)
+                end = pos + 7 + size
+                if not (
+                    end < size_buf
+                    and 0 < frame_type < 4
+                    and size <= payload_max
+                    and buf[end] == FRAME_END
+                ):
+                    break
+                append((frame_type, channel, buf[pos + 7 : end]))
+                pos = end + 1
+            self._pos = pos
+            # everything else: partial frames, heartbeats, errors
+            try:
+                frame = self._read_slow()
+            except FrameDecodeError:
+                if frames:
+                    return frames
+                raise
+            if frame is None:
+                return frames
+            append(frame)
+
+    def _read_slow(self) -> Frame | None:
         if self._failed is not None:
             raise self._failed
         buf = self._buf
@@ -107,32 +196,28 @@ class FrameReader:
             self._pending = 0
             pos = self._pos = 0
             avail = len(buf)
-        if avail < 7:
-            self._need = 7
-            return None
-        frame_type, channel, size = _HEADER.unpack_from(buf, pos)
+        frame_type, channel, size = _unpack_header(buf, pos)
         if frame_type not in _KNOWN_TYPES:
             raise self._fail(f"unknown frame type {frame_type}", pos)
-        end = pos + 7 + size
-        if self.frame_max and size + FRAME_OVERHEAD > self.frame_max:
+        if size > self._payload_max:
             raise self._fail(
                 f"frame of {size + FRAME_OVERHEAD} bytes exceeds frame_max "
-                f"{self.frame_max}",
+                f"{self._frame_max}",
                 pos,
             )
-        if end >= len(buf):
-            if end + 1 - pos > avail + self._pending:
-                self._need = end + 1 - pos
-                return None
-            self._need = end + 1 - pos
-            return self.read_frame()
-        if buf[end] != FRAME_END:
-            raise self._fail(f"frame-end octet is {buf[end]:#04x}, not 0xce", end)
         if frame_type == FRAME_HEARTBEAT and size:
             raise self._fail("heartbeat frame with a payload", pos)
+        end = pos + 7 + size
+        if end >= len(buf):
+            self._need = end + 1 - pos
+            if self._need > avail + self._pending:
+                return None
+            return self._read_slow()
+        if buf[end] != FRAME_END:
+            raise self._fail(f"frame-end octet is {buf[end]:#04x}, not 0xce", end)
         self._pos = end + 1
         self._need = 7
-        return Frame(frame_type, channel, buf[pos + 7 : end])
+        return _new_frame(Frame, (frame_type, channel, buf[pos + 7 : end]))
 
     def _fail(self, reason: str, offset: int) -> FrameDecodeError:
         self._failed = FrameDecodeError(reason, offset)
@@ -164,23 +249,38 @@ def encode_content(
     buffers in wire order, ready for ``transport.writelines``.
     """
     size = len(body)
-    head = b"".join(
-        (
-            _HEADER.pack(FRAME_METHOD, channel, len(method_payload)),
-            method_payload,
-            _END_HEADER.pack(
-                FRAME_END, FRAME_HEADER, channel, 12 + len(properties_payload)
+    chunk = frame_max - FRAME_OVERHEAD if frame_max else size
+    method_head = _pack_header(FRAME_METHOD, channel, len(method_payload))
+    content_head = _pack_content_head(
+        FRAME_END,
+        FRAME_HEADER,
+        channel,
+        12 + len(properties_payload),
+        class_id,
+        0,
+        size,
+    )
+    if 0 < size <= chunk:
+        # the common case: one body frame; the body itself is not copied
+        body_head = _pack_end_header(FRAME_END, FRAME_BODY, channel, size)
+        return [
+            b"".join(
+                (
+                    method_head,
+                    method_payload,
+                    content_head,
+                    properties_payload,
+                    body_head,
+                )
             ),
-            _CONTENT_HEADER.pack(class_id, 0, size),
-            properties_payload,
+            body,
             _END,
-        )
+        ]
+    head = b"".join(
+        (method_head, method_payload, content_head, properties_payload, _END)
     )
     if not size:
         return [head]
-    chunk = frame_max - FRAME_OVERHEAD if frame_max else size
-    if size <= chunk:
-        return [head + _HEADER.pack(FRAME_BODY, channel, size), body, _END]
     view = memoryview(body)
     parts: list[Buffer] = [head]
     for start in range(0, size, chunk):

@@ -43,6 +43,7 @@ __all__ = [
     "decode_table",
     "encode_array",
     "encode_table",
+    "read_table",
 ]
 
 FieldValue: TypeAlias = Union[
@@ -86,6 +87,13 @@ _Q: Final = struct.Struct(">Q")
 _f: Final = struct.Struct(">f")
 _d: Final = struct.Struct(">d")
 _BI_DEC: Final = struct.Struct(">BI")
+_LONG_UNPACK: Final = LONG.unpack_from
+_pack_key: Final = _B.pack
+_pack_size: Final = LONG.pack
+_pack_long_head: Final = _BI.pack
+_pack_int_head: Final = _Bi.pack
+_INT32_UNPACK: Final = _i.unpack_from
+_INT64_UNPACK: Final = _q.unpack_from
 
 _TRUE: Final = b"t\x01"
 _FALSE: Final = b"t\x00"
@@ -93,63 +101,59 @@ _VOID: Final = b"V"
 
 
 # -- encoding -------------------------------------------------------------
+#
+# Each value encoder returns the complete encoding of one value, type octet
+# included; tables and arrays are built as a list of pieces joined once.
 
 
-def _enc_str(value: str, parts: list[bytes], depth: int) -> None:
+def _enc_str(value: str, depth: int) -> bytes:
     raw = value.encode()
-    parts.append(_BI.pack(b"S", len(raw)))
-    parts.append(raw)
+    return _pack_long_head(b"S", len(raw)) + raw
 
 
-def _enc_int(value: int, parts: list[bytes], depth: int) -> None:
+def _enc_int(value: int, depth: int) -> bytes:
     if -0x80000000 <= value <= 0x7FFFFFFF:
-        parts.append(_Bi.pack(b"I", value))
-    elif -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
-        parts.append(_Bq.pack(b"l", value))
-    else:
-        raise EncodeError(f"integer {value} does not fit a signed 64-bit field")
+        return _pack_int_head(b"I", value)
+    if -0x8000000000000000 <= value <= 0x7FFFFFFFFFFFFFFF:
+        return _Bq.pack(b"l", value)
+    raise EncodeError(f"integer {value} does not fit a signed 64-bit field")
 
 
-def _enc_bool(value: bool, parts: list[bytes], depth: int) -> None:
-    parts.append(_TRUE if value else _FALSE)
+def _enc_bool(value: bool, depth: int) -> bytes:
+    return _TRUE if value else _FALSE
 
 
-def _enc_float(value: float, parts: list[bytes], depth: int) -> None:
-    parts.append(_Bd.pack(b"d", value))
+def _enc_float(value: float, depth: int) -> bytes:
+    return _Bd.pack(b"d", value)
 
 
-def _enc_bytes(
-    value: bytes | bytearray | memoryview, parts: list[bytes], depth: int
-) -> None:
+def _enc_bytes(value: bytes | bytearray | memoryview, depth: int) -> bytes:
     raw = bytes(value)
-    parts.append(_BI.pack(b"x", len(raw)))
-    parts.append(raw)
+    return _pack_long_head(b"x", len(raw)) + raw
 
 
-def _enc_decimal(value: decimal.Decimal, parts: list[bytes], depth: int) -> None:
+def _enc_decimal(value: decimal.Decimal, depth: int) -> bytes:
     scale, unscaled = decimal_to_wire(value)
-    parts.append(_BBI.pack(b"D", scale, unscaled))
+    return _BBI.pack(b"D", scale, unscaled)
 
 
-def _enc_datetime(value: datetime.datetime, parts: list[bytes], depth: int) -> None:
-    parts.append(_BQ.pack(b"T", datetime_to_timestamp(value)))
+def _enc_datetime(value: datetime.datetime, depth: int) -> bytes:
+    return _BQ.pack(b"T", datetime_to_timestamp(value))
 
 
-def _enc_none(value: None, parts: list[bytes], depth: int) -> None:
-    parts.append(_VOID)
+def _enc_none(value: None, depth: int) -> bytes:
+    return _VOID
 
 
-def _enc_table(value: FieldTable, parts: list[bytes], depth: int) -> None:
-    parts.append(b"F")
-    _encode_table_into(value, parts, depth + 1)
+def _enc_table(value: FieldTable, depth: int) -> bytes:
+    return b"F" + _encode_table(value, depth + 1)
 
 
-def _enc_array(value: FieldArray, parts: list[bytes], depth: int) -> None:
-    parts.append(b"A")
-    _encode_array_into(value, parts, depth + 1)
+def _enc_array(value: FieldArray, depth: int) -> bytes:
+    return b"A" + _encode_array(value, depth + 1)
 
 
-_Encoder: TypeAlias = Callable[[FieldValue, list[bytes], int], None]
+_Encoder: TypeAlias = Callable[[FieldValue, int], bytes]
 
 # Exact-type dispatch; subclasses fall back to the isinstance chain.
 _ENCODERS: Final[dict[type, _Encoder]] = {
@@ -170,10 +174,7 @@ _ENCODERS: Final[dict[type, _Encoder]] = {
 
 
 def _encoder_for(value: object) -> _Encoder:
-    encoder = _ENCODERS.get(type(value))
-    if encoder is not None:
-        return encoder
-    # isinstance order matters: bool is an int, datetime before generic checks.
+    # isinstance order matters: bool is an int.
     if isinstance(value, bool):
         return _ENCODERS[bool]
     if isinstance(value, int):
@@ -195,55 +196,80 @@ def _encoder_for(value: object) -> _Encoder:
     raise EncodeError(f"cannot encode {type(value).__name__} in a field table")
 
 
-def _encode_table_into(table: FieldTable, parts: list[bytes], depth: int) -> None:
+# Encoded ``len(key) + key`` by key: applications reuse the same few header
+# and argument names, so the encode/validate/pack of each key is done once.
+_KEY_PREFIXES: dict[str, bytes] = {}
+_KEY_CACHE_MAX: Final = 4096
+
+
+def _key_prefix(key: str) -> bytes:
+    if not isinstance(key, str):
+        raise EncodeError(f"field table keys are str, not {type(key).__name__}")
+    raw = key.encode()
+    if len(raw) > 255:
+        raise EncodeError(f"field table key {key[:20]!r}... is longer than 255 bytes")
+    prefix = _pack_key(len(raw)) + raw
+    if len(_KEY_PREFIXES) >= _KEY_CACHE_MAX:
+        _KEY_PREFIXES.clear()
+    _KEY_PREFIXES[key] = prefix
+    return prefix
+
+
+def _encode_table(table: FieldTable, depth: int) -> bytes:
     if depth > MAX_DEPTH:
         raise EncodeError(f"field table nested deeper than {MAX_DEPTH} levels")
-    index = len(parts)
-    parts.append(b"")  # placeholder for the size
+    parts = [b""]  # placeholder for the size
+    append = parts.append
+    size = 0
+    prefixes = _KEY_PREFIXES
+    encoders = _ENCODERS
     for key, value in table.items():
-        raw_key = key.encode()
-        if len(raw_key) > 255:
-            raise EncodeError(
-                f"field table key {key[:20]!r}... is longer than 255 bytes"
-            )
-        parts.append(_B.pack(len(raw_key)))
-        parts.append(raw_key)
-        encoder = _ENCODERS.get(type(value)) or _encoder_for(value)
-        encoder(value, parts, depth)
-    size = sum(map(len, parts[index + 1 :]))
+        prefix = prefixes.get(key) or _key_prefix(key)
+        kind = type(value)
+        # str and small ints dominate real headers: encode them inline
+        if kind is str:
+            raw = value.encode()  # type: ignore[union-attr]
+            head = prefix + _pack_long_head(b"S", len(raw))
+            append(head)
+            append(raw)
+            size += len(head) + len(raw)
+        elif kind is int and -0x80000000 <= value <= 0x7FFFFFFF:  # type: ignore[operator]
+            append(prefix + _pack_int_head(b"I", value))
+            size += len(prefix) + 5
+        else:
+            piece = prefix + (encoders.get(kind) or _encoder_for(value))(value, depth)
+            append(piece)
+            size += len(piece)
     if size > 0xFFFFFFFF:
         raise EncodeError("field table larger than 2**32 - 1 bytes")
-    parts[index] = LONG.pack(size)
+    parts[0] = _pack_size(size)
+    return b"".join(parts)
 
 
-def _encode_array_into(array: FieldArray, parts: list[bytes], depth: int) -> None:
+def _encode_array(array: FieldArray, depth: int) -> bytes:
     if depth > MAX_DEPTH:
         raise EncodeError(f"field array nested deeper than {MAX_DEPTH} levels")
-    index = len(parts)
-    parts.append(b"")
+    encoders = _ENCODERS
+    parts = [b""]
     for value in array:
-        encoder = _ENCODERS.get(type(value)) or _encoder_for(value)
-        encoder(value, parts, depth)
-    size = sum(map(len, parts[index + 1 :]))
+        parts.append((encoders.get(type(value)) or _encoder_for(value))(value, depth))
+    size = sum(map(len, parts))
     if size > 0xFFFFFFFF:
         raise EncodeError("field array larger than 2**32 - 1 bytes")
-    parts[index] = LONG.pack(size)
+    parts[0] = _pack_size(size)
+    return b"".join(parts)
 
 
 def encode_table(table: FieldTable | None) -> bytes:
     """Encode a field table, including its 32-bit size prefix."""
     if not table:
         return EMPTY_TABLE
-    parts: list[bytes] = []
-    _encode_table_into(table, parts, 0)
-    return b"".join(parts)
+    return _encode_table(table, 0)
 
 
 def encode_array(array: FieldArray) -> bytes:
     """Encode a field array, including its 32-bit size prefix."""
-    parts: list[bytes] = []
-    _encode_array_into(array, parts, 0)
-    return b"".join(parts)
+    return _encode_array(array, 0)
 
 
 # -- decoding -------------------------------------------------------------
@@ -260,86 +286,86 @@ def _check(end_of_value: int, end: int, offset: int, what: str) -> None:
         raise FrameDecodeError(f"{what} runs past the end of its table", offset)
 
 
-def _dec_bool(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_bool(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return buf[o] != 0, o + 1
 
 
-def _dec_int8(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_int8(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _b.unpack_from(buf, o)[0], o + 1
 
 
-def _dec_uint8(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_uint8(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return buf[o], o + 1
 
 
-def _dec_int16(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_int16(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _h.unpack_from(buf, o)[0], o + 2
 
 
-def _dec_uint16(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_uint16(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _H.unpack_from(buf, o)[0], o + 2
 
 
-def _dec_int32(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_int32(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _i.unpack_from(buf, o)[0], o + 4
 
 
-def _dec_uint32(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_uint32(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return LONG.unpack_from(buf, o)[0], o + 4
 
 
-def _dec_int64(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_int64(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _q.unpack_from(buf, o)[0], o + 8
 
 
-def _dec_float(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_float(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _f.unpack_from(buf, o)[0], o + 4
 
 
-def _dec_double(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_double(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _d.unpack_from(buf, o)[0], o + 8
 
 
-def _dec_decimal(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_decimal(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     scale, unscaled = _BI_DEC.unpack_from(buf, o)
     return wire_to_decimal(scale, unscaled), o + 5
 
 
-def _dec_longstr(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_longstr(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     (size,) = LONG.unpack_from(buf, o)
     stop = o + 4 + size
     _check(stop, end, o, "long string")
     raw = buf[o + 4 : stop]
     try:
-        return str(raw, "utf-8"), stop
+        return raw.decode(), stop
     except UnicodeDecodeError:
-        return bytes(raw), stop
+        return raw, stop
 
 
-def _dec_bytes(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_bytes(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     (size,) = LONG.unpack_from(buf, o)
     stop = o + 4 + size
     _check(stop, end, o, "byte array")
-    return bytes(buf[o + 4 : stop]), stop
+    return buf[o + 4 : stop], stop
 
 
-def _dec_timestamp(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_timestamp(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return timestamp_to_datetime(_Q.unpack_from(buf, o)[0]), o + 8
 
 
-def _dec_void(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_void(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return None, o
 
 
-def _dec_table(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_table(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _decode_table(buf, o, end, depth + 1)
 
 
-def _dec_array(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _dec_array(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     return _decode_array(buf, o, end, depth + 1)
 
 
-_Decoder: TypeAlias = Callable[[Buffer, int, int, int], tuple[FieldValue, int]]
+_Decoder: TypeAlias = Callable[[bytes, int, int, int], tuple[FieldValue, int]]
 
 _DECODERS: Final[dict[int, _Decoder]] = {
     ord("t"): _dec_bool,
@@ -362,7 +388,7 @@ _DECODERS: Final[dict[int, _Decoder]] = {
 }
 
 
-def _decode_value(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
+def _decode_value(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue, int]:
     if o >= end:
         raise FrameDecodeError("field value type missing", o)
     decoder = _DECODERS.get(buf[o])
@@ -372,39 +398,69 @@ def _decode_value(buf: Buffer, o: int, end: int, depth: int) -> tuple[FieldValue
 
 
 def _decode_table(
-    buf: Buffer, offset: int, outer_end: int, depth: int
+    buf: bytes, offset: int, outer_end: int, depth: int
 ) -> tuple[dict[str, FieldValue], int]:
+    # The hot path: the value types RabbitMQ and aio-pika put in headers
+    # most often are decoded inline; the rest go through _DECODERS.
     if depth > MAX_DEPTH:
         raise SyntaxDecodeError(f"field table nested deeper than {MAX_DEPTH}", offset)
-    (size,) = LONG.unpack_from(buf, offset)
-    start = offset + 4
-    end = start + size
-    _check(end, outer_end, offset, "field table")
+    (size,) = _LONG_UNPACK(buf, offset)
+    end = offset + 4 + size
+    if end > outer_end:
+        raise FrameDecodeError("field table runs past the end of its container", offset)
     result: dict[str, FieldValue] = {}
-    o = start
-    decoders = _DECODERS
+    o = offset + 4
     while o < end:
         key_end = o + 1 + buf[o]
         # the key and its type octet must both lie inside the table
         if key_end >= end:
             raise FrameDecodeError("field table key runs past the end of its table", o)
         try:
-            key = str(buf[o + 1 : key_end], "utf-8")
+            key = buf[o + 1 : key_end].decode()
         except UnicodeDecodeError:
             raise SyntaxDecodeError("field table key is not valid UTF-8", o) from None
-        decoder = decoders.get(buf[key_end])
-        if decoder is None:
-            raise SyntaxDecodeError(
-                f"unknown field value type {buf[key_end]:#04x}", key_end
-            )
-        result[key], o = decoder(buf, key_end + 1, end, depth)
+        kind = buf[key_end]
+        o = key_end + 1
+        if kind == 0x53:  # S
+            (size,) = _LONG_UNPACK(buf, o)
+            start = o + 4
+            o = start + size
+            if o > end:
+                raise FrameDecodeError(
+                    "long string runs past the end of its table", start
+                )
+            raw = buf[start:o]
+            try:
+                result[key] = raw.decode()
+            except UnicodeDecodeError:
+                result[key] = raw
+        elif kind == 0x49:  # I
+            result[key] = _INT32_UNPACK(buf, o)[0]
+            o += 4
+        elif kind == 0x74:  # t
+            result[key] = buf[o] != 0
+            o += 1
+        elif kind == 0x6C:  # l
+            result[key] = _INT64_UNPACK(buf, o)[0]
+            o += 8
+        elif kind == 0x46:  # F
+            result[key], o = _decode_table(buf, o, end, depth + 1)
+        elif kind == 0x56:  # V
+            result[key] = None
+        else:
+            decoder = _DECODERS.get(kind)
+            if decoder is None:
+                raise SyntaxDecodeError(
+                    f"unknown field value type {kind:#04x}", key_end
+                )
+            result[key], o = decoder(buf, o, end, depth)
     if o != end:
         raise FrameDecodeError("field table value runs past the end of its table", o)
     return result, end
 
 
 def _decode_array(
-    buf: Buffer, offset: int, outer_end: int, depth: int
+    buf: bytes, offset: int, outer_end: int, depth: int
 ) -> tuple[list[FieldValue], int]:
     if depth > MAX_DEPTH:
         raise SyntaxDecodeError(f"field array nested deeper than {MAX_DEPTH}", offset)
@@ -422,6 +478,15 @@ def _decode_array(
     return result, end
 
 
+def read_table(buf: bytes, offset: int) -> tuple[dict[str, FieldValue], int]:
+    """``decode_table`` for generated codecs that map struct/index errors themselves.
+
+    Skips the wrapper's buffer normalisation and exception mapping: a
+    truncated table raises ``struct.error`` or ``IndexError`` here.
+    """
+    return _decode_table(buf, offset, len(buf), 0)
+
+
 def decode_table(
     buf: Buffer, offset: int = 0, end: int | None = None
 ) -> tuple[dict[str, FieldValue], int]:
@@ -429,8 +494,9 @@ def decode_table(
 
     Raises only :class:`~amqpio.codec.errors.DecodeError` subclasses.
     """
+    data = buf if isinstance(buf, bytes) else bytes(buf)
     try:
-        return _decode_table(buf, offset, len(buf) if end is None else end, 0)
+        return _decode_table(data, offset, len(data) if end is None else end, 0)
     except (struct.error, IndexError):
         raise FrameDecodeError("truncated field table", offset) from None
 
@@ -439,7 +505,8 @@ def decode_array(
     buf: Buffer, offset: int = 0, end: int | None = None
 ) -> tuple[list[FieldValue], int]:
     """Decode the field array at ``offset``; return ``(array, new_offset)``."""
+    data = buf if isinstance(buf, bytes) else bytes(buf)
     try:
-        return _decode_array(buf, offset, len(buf) if end is None else end, 0)
+        return _decode_array(data, offset, len(data) if end is None else end, 0)
     except (struct.error, IndexError):
         raise FrameDecodeError("truncated field array", offset) from None

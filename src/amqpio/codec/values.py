@@ -80,7 +80,7 @@ def decode_shortstr(buf: Buffer, offset: int) -> tuple[str, int]:
     if end > len(buf):
         raise FrameDecodeError("shortstr runs past the end of the payload", offset)
     try:
-        return str(buf[offset + 1 : end], "utf-8"), end
+        return bytes(buf[offset + 1 : end]).decode(), end
     except UnicodeDecodeError:
         raise SyntaxDecodeError("shortstr is not valid UTF-8", offset) from None
 

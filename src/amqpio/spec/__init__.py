@@ -22,7 +22,7 @@ from .methods import (
     Tx,
     decode_method,
 )
-from .properties import BasicProperties
+from .properties import BasicProperties, decode_content_header
 
 __all__ = [
     "DEFAULT_PORT",
@@ -42,5 +42,6 @@ __all__ = [
     "Queue",
     "ReplyCode",
     "Tx",
+    "decode_content_header",
     "decode_method",
 ]

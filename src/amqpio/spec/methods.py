@@ -18,7 +18,7 @@ from ..codec.errors import (
     FrameDecodeError,
     SyntaxDecodeError,
 )
-from ..codec.table import FieldTable, decode_table, encode_table
+from ..codec.table import FieldTable, encode_table, read_table
 from ..codec.values import Buffer
 from .properties import BasicProperties
 
@@ -77,8 +77,8 @@ class Method:
         raise NotImplementedError
 
     @classmethod
-    def decode(cls, buf: Buffer, offset: int = 4) -> Method:
-        """Decode the arguments in ``buf[offset:]``."""
+    def decode(cls, payload: Buffer, offset: int = 4) -> Method:
+        """Decode the arguments in ``payload[offset:]``."""
         raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
@@ -111,29 +111,23 @@ _S_CONNECTION_TUNE_OK_0: Final = struct.Struct(">HHHIH")
 _S_CONNECTION_TUNE_OK_1: Final = struct.Struct(">HIH")
 _S_CONNECTION_OPEN_0: Final = struct.Struct(">HHB")
 _S_CONNECTION_OPEN_1: Final = struct.Struct(">BB")
-_S_CONNECTION_OPEN_2: Final = struct.Struct(">B")
-_S_CONNECTION_OPEN_3: Final = struct.Struct(">1x")
+_S_CONNECTION_OPEN_2: Final = struct.Struct(">1x")
 _S_CONNECTION_OPEN_OK_0: Final = struct.Struct(">HHB")
-_S_CONNECTION_OPEN_OK_1: Final = struct.Struct(">B")
 _S_CONNECTION_CLOSE_0: Final = struct.Struct(">HHHB")
 _S_CONNECTION_CLOSE_1: Final = struct.Struct(">HH")
 _S_CONNECTION_CLOSE_2: Final = struct.Struct(">HB")
 _S_CONNECTION_CLOSE_OK_0: Final = struct.Struct(">HH")
 _S_CONNECTION_BLOCKED_0: Final = struct.Struct(">HHB")
-_S_CONNECTION_BLOCKED_1: Final = struct.Struct(">B")
 _S_CONNECTION_UNBLOCKED_0: Final = struct.Struct(">HH")
 _S_CONNECTION_UPDATE_SECRET_0: Final = struct.Struct(">HHI")
 _S_CONNECTION_UPDATE_SECRET_1: Final = struct.Struct(">B")
 _S_CONNECTION_UPDATE_SECRET_2: Final = struct.Struct(">I")
 _S_CONNECTION_UPDATE_SECRET_OK_0: Final = struct.Struct(">HH")
 _S_CHANNEL_OPEN_0: Final = struct.Struct(">HHB")
-_S_CHANNEL_OPEN_1: Final = struct.Struct(">B")
 _S_CHANNEL_OPEN_OK_0: Final = struct.Struct(">HHI")
 _S_CHANNEL_OPEN_OK_1: Final = struct.Struct(">I")
 _S_CHANNEL_FLOW_0: Final = struct.Struct(">HHB")
-_S_CHANNEL_FLOW_1: Final = struct.Struct(">B")
 _S_CHANNEL_FLOW_OK_0: Final = struct.Struct(">HHB")
-_S_CHANNEL_FLOW_OK_1: Final = struct.Struct(">B")
 _S_CHANNEL_CLOSE_0: Final = struct.Struct(">HHHB")
 _S_CHANNEL_CLOSE_1: Final = struct.Struct(">HH")
 _S_CHANNEL_CLOSE_2: Final = struct.Struct(">HB")
@@ -159,7 +153,6 @@ _S_QUEUE_DECLARE_1: Final = struct.Struct(">B")
 _S_QUEUE_DECLARE_2: Final = struct.Struct(">2xB")
 _S_QUEUE_DECLARE_OK_0: Final = struct.Struct(">HHB")
 _S_QUEUE_DECLARE_OK_1: Final = struct.Struct(">II")
-_S_QUEUE_DECLARE_OK_2: Final = struct.Struct(">B")
 _S_QUEUE_BIND_0: Final = struct.Struct(">HHHB")
 _S_QUEUE_BIND_1: Final = struct.Struct(">B")
 _S_QUEUE_BIND_2: Final = struct.Struct(">2xB")
@@ -185,11 +178,9 @@ _S_BASIC_CONSUME_0: Final = struct.Struct(">HHHB")
 _S_BASIC_CONSUME_1: Final = struct.Struct(">B")
 _S_BASIC_CONSUME_2: Final = struct.Struct(">2xB")
 _S_BASIC_CONSUME_OK_0: Final = struct.Struct(">HHB")
-_S_BASIC_CONSUME_OK_1: Final = struct.Struct(">B")
 _S_BASIC_CANCEL_0: Final = struct.Struct(">HHB")
 _S_BASIC_CANCEL_1: Final = struct.Struct(">B")
 _S_BASIC_CANCEL_OK_0: Final = struct.Struct(">HHB")
-_S_BASIC_CANCEL_OK_1: Final = struct.Struct(">B")
 _S_BASIC_PUBLISH_0: Final = struct.Struct(">HHHB")
 _S_BASIC_PUBLISH_1: Final = struct.Struct(">B")
 _S_BASIC_PUBLISH_2: Final = struct.Struct(">2xB")
@@ -207,15 +198,12 @@ _S_BASIC_GET_OK_1: Final = struct.Struct(">B")
 _S_BASIC_GET_OK_2: Final = struct.Struct(">I")
 _S_BASIC_GET_OK_3: Final = struct.Struct(">QBB")
 _S_BASIC_GET_EMPTY_0: Final = struct.Struct(">HHB")
-_S_BASIC_GET_EMPTY_1: Final = struct.Struct(">B")
 _S_BASIC_ACK_0: Final = struct.Struct(">HHQB")
 _S_BASIC_ACK_1: Final = struct.Struct(">QB")
 _S_BASIC_REJECT_0: Final = struct.Struct(">HHQB")
 _S_BASIC_REJECT_1: Final = struct.Struct(">QB")
 _S_BASIC_RECOVER_ASYNC_0: Final = struct.Struct(">HHB")
-_S_BASIC_RECOVER_ASYNC_1: Final = struct.Struct(">B")
 _S_BASIC_RECOVER_0: Final = struct.Struct(">HHB")
-_S_BASIC_RECOVER_1: Final = struct.Struct(">B")
 _S_BASIC_RECOVER_OK_0: Final = struct.Struct(">HH")
 _S_BASIC_NACK_0: Final = struct.Struct(">HHQB")
 _S_BASIC_NACK_1: Final = struct.Struct(">QB")
@@ -226,7 +214,6 @@ _S_TX_COMMIT_OK_0: Final = struct.Struct(">HH")
 _S_TX_ROLLBACK_0: Final = struct.Struct(">HH")
 _S_TX_ROLLBACK_OK_0: Final = struct.Struct(">HH")
 _S_CONFIRM_SELECT_0: Final = struct.Struct(">HHB")
-_S_CONFIRM_SELECT_1: Final = struct.Struct(">B")
 _S_CONFIRM_SELECT_OK_0: Final = struct.Struct(">HH")
 
 
@@ -300,24 +287,25 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Start:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Start:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             version_major, version_minor = _S_CONNECTION_START_2.unpack_from(buf, o)
             o += 2
-            server_properties, o = decode_table(buf, o)
+            server_properties, o = read_table(buf, o)
             (mechanisms_len,) = _S_CONNECTION_START_1.unpack_from(buf, o)
             o += 4
             end = o + mechanisms_len
             if end > len(buf):
                 raise _truncated("Connection.Start.mechanisms", o)
-            mechanisms = bytes(buf[o:end])
+            mechanisms = buf[o:end]
             o = end
             (locales_len,) = _S_CONNECTION_START_1.unpack_from(buf, o)
             o += 4
             end = o + locales_len
             if end > len(buf):
                 raise _truncated("Connection.Start.locales", o)
-            locales = bytes(buf[o:end])
+            locales = buf[o:end]
             o = end
             if o != len(buf):
                 raise _trailing("Connection.Start", o)
@@ -385,29 +373,30 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.StartOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.StartOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            client_properties, o = decode_table(buf, o)
-            (mechanism_len,) = _S_CONNECTION_START_OK_1.unpack_from(buf, o)
+            client_properties, o = read_table(buf, o)
+            mechanism_len = buf[o]
             o += 1
             end = o + mechanism_len
             if end > len(buf):
                 raise _truncated("Connection.StartOk.mechanism", o)
-            mechanism = str(buf[o:end], "utf-8")
+            mechanism = buf[o:end].decode()
             o = end
             (response_len,) = _S_CONNECTION_START_OK_2.unpack_from(buf, o)
             o += 4
             end = o + response_len
             if end > len(buf):
                 raise _truncated("Connection.StartOk.response", o)
-            response = bytes(buf[o:end])
+            response = buf[o:end]
             o = end
-            (locale_len,) = _S_CONNECTION_START_OK_1.unpack_from(buf, o)
+            locale_len = buf[o]
             o += 1
             end = o + locale_len
             if end > len(buf):
                 raise _truncated("Connection.StartOk.locale", o)
-            locale = str(buf[o:end], "utf-8")
+            locale = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Connection.StartOk", o)
@@ -445,14 +434,15 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Secure:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Secure:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (challenge_len,) = _S_CONNECTION_SECURE_1.unpack_from(buf, o)
             o += 4
             end = o + challenge_len
             if end > len(buf):
                 raise _truncated("Connection.Secure.challenge", o)
-            challenge = bytes(buf[o:end])
+            challenge = buf[o:end]
             o = end
             if o != len(buf):
                 raise _trailing("Connection.Secure", o)
@@ -490,14 +480,15 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.SecureOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.SecureOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (response_len,) = _S_CONNECTION_SECURE_OK_1.unpack_from(buf, o)
             o += 4
             end = o + response_len
             if end > len(buf):
                 raise _truncated("Connection.SecureOk.response", o)
-            response = bytes(buf[o:end])
+            response = buf[o:end]
             o = end
             if o != len(buf):
                 raise _trailing("Connection.SecureOk", o)
@@ -541,7 +532,8 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Tune:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Tune:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             channel_max, frame_max, heartbeat = _S_CONNECTION_TUNE_1.unpack_from(buf, o)
             o += 8
@@ -587,7 +579,8 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.TuneOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.TuneOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             channel_max, frame_max, heartbeat = _S_CONNECTION_TUNE_OK_1.unpack_from(
                 buf, o
@@ -632,16 +625,17 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Open:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Open:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (virtual_host_len,) = _S_CONNECTION_OPEN_2.unpack_from(buf, o)
+            virtual_host_len = buf[o]
             o += 1
             end = o + virtual_host_len
             if end > len(buf):
                 raise _truncated("Connection.Open.virtual_host", o)
-            virtual_host = str(buf[o:end], "utf-8")
+            virtual_host = buf[o:end].decode()
             o = end
-            (_reserved_len,) = _S_CONNECTION_OPEN_2.unpack_from(buf, o)
+            _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
             if end > len(buf):
@@ -670,9 +664,10 @@ class Connection:
             return _S_CONNECTION_OPEN_OK_0.pack(10, 41, 0)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.OpenOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.OpenOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (_reserved_len,) = _S_CONNECTION_OPEN_OK_1.unpack_from(buf, o)
+            _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
             if end > len(buf):
@@ -733,14 +728,15 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Close:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Close:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             reply_code, reply_text_len = _S_CONNECTION_CLOSE_2.unpack_from(buf, o)
             o += 3
             end = o + reply_text_len
             if end > len(buf):
                 raise _truncated("Connection.Close.reply_text", o)
-            reply_text = str(buf[o:end], "utf-8")
+            reply_text = buf[o:end].decode()
             o = end
             class_id, method_id = _S_CONNECTION_CLOSE_1.unpack_from(buf, o)
             o += 4
@@ -766,7 +762,8 @@ class Connection:
             return _S_CONNECTION_CLOSE_OK_0.pack(10, 51)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.CloseOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.CloseOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Connection.CloseOk", o)
@@ -806,14 +803,15 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Blocked:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Blocked:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (reason_len,) = _S_CONNECTION_BLOCKED_1.unpack_from(buf, o)
+            reason_len = buf[o]
             o += 1
             end = o + reason_len
             if end > len(buf):
                 raise _truncated("Connection.Blocked.reason", o)
-            reason = str(buf[o:end], "utf-8")
+            reason = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Connection.Blocked", o)
@@ -837,7 +835,8 @@ class Connection:
             return _S_CONNECTION_UNBLOCKED_0.pack(10, 61)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.Unblocked:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Unblocked:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Connection.Unblocked", o)
@@ -886,21 +885,22 @@ class Connection:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.UpdateSecret:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.UpdateSecret:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (new_secret_len,) = _S_CONNECTION_UPDATE_SECRET_2.unpack_from(buf, o)
             o += 4
             end = o + new_secret_len
             if end > len(buf):
                 raise _truncated("Connection.UpdateSecret.new_secret", o)
-            new_secret = bytes(buf[o:end])
+            new_secret = buf[o:end]
             o = end
-            (reason_len,) = _S_CONNECTION_UPDATE_SECRET_1.unpack_from(buf, o)
+            reason_len = buf[o]
             o += 1
             end = o + reason_len
             if end > len(buf):
                 raise _truncated("Connection.UpdateSecret.reason", o)
-            reason = str(buf[o:end], "utf-8")
+            reason = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Connection.UpdateSecret", o)
@@ -924,7 +924,8 @@ class Connection:
             return _S_CONNECTION_UPDATE_SECRET_OK_0.pack(10, 71)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Connection.UpdateSecretOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Connection.UpdateSecretOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Connection.UpdateSecretOk", o)
@@ -954,9 +955,10 @@ class Channel:
             return _S_CHANNEL_OPEN_0.pack(20, 10, 0)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Channel.Open:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Open:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (_reserved_len,) = _S_CHANNEL_OPEN_1.unpack_from(buf, o)
+            _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
             if end > len(buf):
@@ -984,7 +986,8 @@ class Channel:
             return _S_CHANNEL_OPEN_OK_0.pack(20, 11, 0)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Channel.OpenOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Channel.OpenOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (_reserved_len,) = _S_CHANNEL_OPEN_OK_1.unpack_from(buf, o)
             o += 4
@@ -1023,9 +1026,10 @@ class Channel:
             return _S_CHANNEL_FLOW_0.pack(20, 20, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Channel.Flow:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Flow:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (bits0,) = _S_CHANNEL_FLOW_1.unpack_from(buf, o)
+            bits0 = buf[o]
             o += 1
             active = bits0 & 1 != 0
             if o != len(buf):
@@ -1059,9 +1063,10 @@ class Channel:
             return _S_CHANNEL_FLOW_OK_0.pack(20, 21, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Channel.FlowOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Channel.FlowOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (bits0,) = _S_CHANNEL_FLOW_OK_1.unpack_from(buf, o)
+            bits0 = buf[o]
             o += 1
             active = bits0 & 1 != 0
             if o != len(buf):
@@ -1117,14 +1122,15 @@ class Channel:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Channel.Close:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Close:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             reply_code, reply_text_len = _S_CHANNEL_CLOSE_2.unpack_from(buf, o)
             o += 3
             end = o + reply_text_len
             if end > len(buf):
                 raise _truncated("Channel.Close.reply_text", o)
-            reply_text = str(buf[o:end], "utf-8")
+            reply_text = buf[o:end].decode()
             o = end
             class_id, method_id = _S_CHANNEL_CLOSE_1.unpack_from(buf, o)
             o += 4
@@ -1150,7 +1156,8 @@ class Channel:
             return _S_CHANNEL_CLOSE_OK_0.pack(20, 41)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Channel.CloseOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Channel.CloseOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Channel.CloseOk", o)
@@ -1251,30 +1258,31 @@ class Exchange:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.Declare:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Declare:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (exchange_len,) = _S_EXCHANGE_DECLARE_2.unpack_from(buf, o)
             o += 3
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Exchange.Declare.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (exchange_type_len,) = _S_EXCHANGE_DECLARE_1.unpack_from(buf, o)
+            exchange_type_len = buf[o]
             o += 1
             end = o + exchange_type_len
             if end > len(buf):
                 raise _truncated("Exchange.Declare.exchange_type", o)
-            exchange_type = str(buf[o:end], "utf-8")
+            exchange_type = buf[o:end].decode()
             o = end
-            (bits14,) = _S_EXCHANGE_DECLARE_1.unpack_from(buf, o)
+            bits14 = buf[o]
             o += 1
             passive = bits14 & 1 != 0
             durable = bits14 & 2 != 0
             auto_delete = bits14 & 4 != 0
             internal = bits14 & 8 != 0
             no_wait = bits14 & 16 != 0
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Exchange.Declare", o)
             return cls(
@@ -1306,7 +1314,8 @@ class Exchange:
             return _S_EXCHANGE_DECLARE_OK_0.pack(40, 11)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.DeclareOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.DeclareOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Exchange.DeclareOk", o)
@@ -1358,16 +1367,17 @@ class Exchange:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.Delete:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Delete:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (exchange_len,) = _S_EXCHANGE_DELETE_2.unpack_from(buf, o)
             o += 3
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Exchange.Delete.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (bits7,) = _S_EXCHANGE_DELETE_1.unpack_from(buf, o)
+            bits7 = buf[o]
             o += 1
             if_unused = bits7 & 1 != 0
             no_wait = bits7 & 2 != 0
@@ -1393,7 +1403,8 @@ class Exchange:
             return _S_EXCHANGE_DELETE_OK_0.pack(40, 21)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.DeleteOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.DeleteOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Exchange.DeleteOk", o)
@@ -1466,33 +1477,34 @@ class Exchange:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.Bind:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Bind:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (destination_len,) = _S_EXCHANGE_BIND_2.unpack_from(buf, o)
             o += 3
             end = o + destination_len
             if end > len(buf):
                 raise _truncated("Exchange.Bind.destination", o)
-            destination = str(buf[o:end], "utf-8")
+            destination = buf[o:end].decode()
             o = end
-            (source_len,) = _S_EXCHANGE_BIND_1.unpack_from(buf, o)
+            source_len = buf[o]
             o += 1
             end = o + source_len
             if end > len(buf):
                 raise _truncated("Exchange.Bind.source", o)
-            source = str(buf[o:end], "utf-8")
+            source = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_EXCHANGE_BIND_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Exchange.Bind.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
-            (bits21,) = _S_EXCHANGE_BIND_1.unpack_from(buf, o)
+            bits21 = buf[o]
             o += 1
             no_wait = bits21 & 1 != 0
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Exchange.Bind", o)
             return cls(destination, source, routing_key, no_wait, arguments)
@@ -1515,7 +1527,8 @@ class Exchange:
             return _S_EXCHANGE_BIND_OK_0.pack(40, 31)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.BindOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.BindOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Exchange.BindOk", o)
@@ -1588,33 +1601,34 @@ class Exchange:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.Unbind:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Unbind:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (destination_len,) = _S_EXCHANGE_UNBIND_2.unpack_from(buf, o)
             o += 3
             end = o + destination_len
             if end > len(buf):
                 raise _truncated("Exchange.Unbind.destination", o)
-            destination = str(buf[o:end], "utf-8")
+            destination = buf[o:end].decode()
             o = end
-            (source_len,) = _S_EXCHANGE_UNBIND_1.unpack_from(buf, o)
+            source_len = buf[o]
             o += 1
             end = o + source_len
             if end > len(buf):
                 raise _truncated("Exchange.Unbind.source", o)
-            source = str(buf[o:end], "utf-8")
+            source = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_EXCHANGE_UNBIND_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Exchange.Unbind.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
-            (bits21,) = _S_EXCHANGE_UNBIND_1.unpack_from(buf, o)
+            bits21 = buf[o]
             o += 1
             no_wait = bits21 & 1 != 0
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Exchange.Unbind", o)
             return cls(destination, source, routing_key, no_wait, arguments)
@@ -1637,7 +1651,8 @@ class Exchange:
             return _S_EXCHANGE_UNBIND_OK_0.pack(40, 51)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Exchange.UnbindOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.UnbindOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Exchange.UnbindOk", o)
@@ -1728,23 +1743,24 @@ class Queue:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.Declare:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Declare:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_QUEUE_DECLARE_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Declare.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (bits7,) = _S_QUEUE_DECLARE_1.unpack_from(buf, o)
+            bits7 = buf[o]
             o += 1
             passive = bits7 & 1 != 0
             durable = bits7 & 2 != 0
             exclusive = bits7 & 4 != 0
             auto_delete = bits7 & 8 != 0
             no_wait = bits7 & 16 != 0
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Queue.Declare", o)
             return cls(
@@ -1796,14 +1812,15 @@ class Queue:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.DeclareOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.DeclareOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (queue_len,) = _S_QUEUE_DECLARE_OK_2.unpack_from(buf, o)
+            queue_len = buf[o]
             o += 1
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.DeclareOk.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
             message_count, consumer_count = _S_QUEUE_DECLARE_OK_1.unpack_from(buf, o)
             o += 8
@@ -1878,33 +1895,34 @@ class Queue:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.Bind:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Bind:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_QUEUE_BIND_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Bind.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (exchange_len,) = _S_QUEUE_BIND_1.unpack_from(buf, o)
+            exchange_len = buf[o]
             o += 1
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Queue.Bind.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_QUEUE_BIND_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Queue.Bind.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
-            (bits21,) = _S_QUEUE_BIND_1.unpack_from(buf, o)
+            bits21 = buf[o]
             o += 1
             no_wait = bits21 & 1 != 0
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Queue.Bind", o)
             return cls(queue, exchange, routing_key, no_wait, arguments)
@@ -1927,7 +1945,8 @@ class Queue:
             return _S_QUEUE_BIND_OK_0.pack(50, 21)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.BindOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.BindOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Queue.BindOk", o)
@@ -1994,30 +2013,31 @@ class Queue:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.Unbind:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Unbind:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_QUEUE_UNBIND_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Unbind.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (exchange_len,) = _S_QUEUE_UNBIND_1.unpack_from(buf, o)
+            exchange_len = buf[o]
             o += 1
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Queue.Unbind.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_QUEUE_UNBIND_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Queue.Unbind.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Queue.Unbind", o)
             return cls(queue, exchange, routing_key, arguments)
@@ -2040,7 +2060,8 @@ class Queue:
             return _S_QUEUE_UNBIND_OK_0.pack(50, 51)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.UnbindOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.UnbindOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Queue.UnbindOk", o)
@@ -2088,16 +2109,17 @@ class Queue:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.Purge:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Purge:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_QUEUE_PURGE_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Purge.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (bits7,) = _S_QUEUE_PURGE_1.unpack_from(buf, o)
+            bits7 = buf[o]
             o += 1
             no_wait = bits7 & 1 != 0
             if o != len(buf):
@@ -2130,7 +2152,8 @@ class Queue:
             return _S_QUEUE_PURGE_OK_0.pack(50, 31, self.message_count)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.PurgeOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.PurgeOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (message_count,) = _S_QUEUE_PURGE_OK_1.unpack_from(buf, o)
             o += 4
@@ -2192,16 +2215,17 @@ class Queue:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.Delete:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Delete:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_QUEUE_DELETE_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Delete.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (bits7,) = _S_QUEUE_DELETE_1.unpack_from(buf, o)
+            bits7 = buf[o]
             o += 1
             if_unused = bits7 & 1 != 0
             if_empty = bits7 & 2 != 0
@@ -2236,7 +2260,8 @@ class Queue:
             return _S_QUEUE_DELETE_OK_0.pack(50, 41, self.message_count)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Queue.DeleteOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Queue.DeleteOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (message_count,) = _S_QUEUE_DELETE_OK_1.unpack_from(buf, o)
             o += 4
@@ -2290,7 +2315,8 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Qos:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Qos:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             prefetch_size, prefetch_count, bits0 = _S_BASIC_QOS_1.unpack_from(buf, o)
             o += 7
@@ -2317,7 +2343,8 @@ class Basic:
             return _S_BASIC_QOS_OK_0.pack(60, 11)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.QosOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.QosOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Basic.QosOk", o)
@@ -2406,29 +2433,30 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Consume:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Consume:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_BASIC_CONSUME_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Basic.Consume.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (consumer_tag_len,) = _S_BASIC_CONSUME_1.unpack_from(buf, o)
+            consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.Consume.consumer_tag", o)
-            consumer_tag = str(buf[o:end], "utf-8")
+            consumer_tag = buf[o:end].decode()
             o = end
-            (bits14,) = _S_BASIC_CONSUME_1.unpack_from(buf, o)
+            bits14 = buf[o]
             o += 1
             no_local = bits14 & 1 != 0
             no_ack = bits14 & 2 != 0
             exclusive = bits14 & 4 != 0
             no_wait = bits14 & 8 != 0
-            arguments, o = decode_table(buf, o)
+            arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Basic.Consume", o)
             return cls(
@@ -2469,14 +2497,15 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.ConsumeOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.ConsumeOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (consumer_tag_len,) = _S_BASIC_CONSUME_OK_1.unpack_from(buf, o)
+            consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.ConsumeOk.consumer_tag", o)
-            consumer_tag = str(buf[o:end], "utf-8")
+            consumer_tag = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Basic.ConsumeOk", o)
@@ -2524,16 +2553,17 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Cancel:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Cancel:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (consumer_tag_len,) = _S_BASIC_CANCEL_1.unpack_from(buf, o)
+            consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.Cancel.consumer_tag", o)
-            consumer_tag = str(buf[o:end], "utf-8")
+            consumer_tag = buf[o:end].decode()
             o = end
-            (bits7,) = _S_BASIC_CANCEL_1.unpack_from(buf, o)
+            bits7 = buf[o]
             o += 1
             no_wait = bits7 & 1 != 0
             if o != len(buf):
@@ -2574,14 +2604,15 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.CancelOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.CancelOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (consumer_tag_len,) = _S_BASIC_CANCEL_OK_1.unpack_from(buf, o)
+            consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.CancelOk.consumer_tag", o)
-            consumer_tag = str(buf[o:end], "utf-8")
+            consumer_tag = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Basic.CancelOk", o)
@@ -2642,23 +2673,24 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Publish:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Publish:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (exchange_len,) = _S_BASIC_PUBLISH_2.unpack_from(buf, o)
             o += 3
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.Publish.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_BASIC_PUBLISH_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.Publish.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
-            (bits14,) = _S_BASIC_PUBLISH_1.unpack_from(buf, o)
+            bits14 = buf[o]
             o += 1
             mandatory = bits14 & 1 != 0
             immediate = bits14 & 2 != 0
@@ -2724,28 +2756,29 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Return:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Return:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             reply_code, reply_text_len = _S_BASIC_RETURN_2.unpack_from(buf, o)
             o += 3
             end = o + reply_text_len
             if end > len(buf):
                 raise _truncated("Basic.Return.reply_text", o)
-            reply_text = str(buf[o:end], "utf-8")
+            reply_text = buf[o:end].decode()
             o = end
-            (exchange_len,) = _S_BASIC_RETURN_1.unpack_from(buf, o)
+            exchange_len = buf[o]
             o += 1
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.Return.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_BASIC_RETURN_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.Return.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Basic.Return", o)
@@ -2820,14 +2853,15 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Deliver:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Deliver:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (consumer_tag_len,) = _S_BASIC_DELIVER_2.unpack_from(buf, o)
+            consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.Deliver.consumer_tag", o)
-            consumer_tag = str(buf[o:end], "utf-8")
+            consumer_tag = buf[o:end].decode()
             o = end
             delivery_tag, bits7, exchange_len = _S_BASIC_DELIVER_1.unpack_from(buf, o)
             o += 10
@@ -2835,14 +2869,14 @@ class Basic:
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.Deliver.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_BASIC_DELIVER_2.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.Deliver.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
             if o != len(buf):
                 raise _trailing("Basic.Deliver", o)
@@ -2890,16 +2924,17 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Get:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Get:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             (queue_len,) = _S_BASIC_GET_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Basic.Get.queue", o)
-            queue = str(buf[o:end], "utf-8")
+            queue = buf[o:end].decode()
             o = end
-            (bits7,) = _S_BASIC_GET_1.unpack_from(buf, o)
+            bits7 = buf[o]
             o += 1
             no_ack = bits7 & 1 != 0
             if o != len(buf):
@@ -2973,7 +3008,8 @@ class Basic:
             )
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.GetOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.GetOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             delivery_tag, bits0, exchange_len = _S_BASIC_GET_OK_3.unpack_from(buf, o)
             o += 10
@@ -2981,14 +3017,14 @@ class Basic:
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.GetOk.exchange", o)
-            exchange = str(buf[o:end], "utf-8")
+            exchange = buf[o:end].decode()
             o = end
-            (routing_key_len,) = _S_BASIC_GET_OK_1.unpack_from(buf, o)
+            routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.GetOk.routing_key", o)
-            routing_key = str(buf[o:end], "utf-8")
+            routing_key = buf[o:end].decode()
             o = end
             (message_count,) = _S_BASIC_GET_OK_2.unpack_from(buf, o)
             o += 4
@@ -3014,9 +3050,10 @@ class Basic:
             return _S_BASIC_GET_EMPTY_0.pack(60, 72, 0)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.GetEmpty:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.GetEmpty:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (_reserved_len,) = _S_BASIC_GET_EMPTY_1.unpack_from(buf, o)
+            _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
             if end > len(buf):
@@ -3059,7 +3096,8 @@ class Basic:
             return _S_BASIC_ACK_0.pack(60, 80, self.delivery_tag, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Ack:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Ack:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             delivery_tag, bits0 = _S_BASIC_ACK_1.unpack_from(buf, o)
             o += 9
@@ -3101,7 +3139,8 @@ class Basic:
             return _S_BASIC_REJECT_0.pack(60, 90, self.delivery_tag, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Reject:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Reject:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             delivery_tag, bits0 = _S_BASIC_REJECT_1.unpack_from(buf, o)
             o += 9
@@ -3137,9 +3176,10 @@ class Basic:
             return _S_BASIC_RECOVER_ASYNC_0.pack(60, 100, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.RecoverAsync:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.RecoverAsync:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (bits0,) = _S_BASIC_RECOVER_ASYNC_1.unpack_from(buf, o)
+            bits0 = buf[o]
             o += 1
             requeue = bits0 & 1 != 0
             if o != len(buf):
@@ -3173,9 +3213,10 @@ class Basic:
             return _S_BASIC_RECOVER_0.pack(60, 110, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Recover:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Recover:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (bits0,) = _S_BASIC_RECOVER_1.unpack_from(buf, o)
+            bits0 = buf[o]
             o += 1
             requeue = bits0 & 1 != 0
             if o != len(buf):
@@ -3200,7 +3241,8 @@ class Basic:
             return _S_BASIC_RECOVER_OK_0.pack(60, 111)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.RecoverOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.RecoverOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Basic.RecoverOk", o)
@@ -3243,7 +3285,8 @@ class Basic:
             return _S_BASIC_NACK_0.pack(60, 120, self.delivery_tag, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Basic.Nack:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Nack:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             delivery_tag, bits0 = _S_BASIC_NACK_1.unpack_from(buf, o)
             o += 9
@@ -3277,7 +3320,8 @@ class Tx:
             return _S_TX_SELECT_0.pack(90, 10)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Tx.Select:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Select:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Tx.Select", o)
@@ -3301,7 +3345,8 @@ class Tx:
             return _S_TX_SELECT_OK_0.pack(90, 11)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Tx.SelectOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Tx.SelectOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Tx.SelectOk", o)
@@ -3325,7 +3370,8 @@ class Tx:
             return _S_TX_COMMIT_0.pack(90, 20)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Tx.Commit:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Commit:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Tx.Commit", o)
@@ -3349,7 +3395,8 @@ class Tx:
             return _S_TX_COMMIT_OK_0.pack(90, 21)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Tx.CommitOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Tx.CommitOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Tx.CommitOk", o)
@@ -3373,7 +3420,8 @@ class Tx:
             return _S_TX_ROLLBACK_0.pack(90, 30)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Tx.Rollback:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Rollback:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Tx.Rollback", o)
@@ -3397,7 +3445,8 @@ class Tx:
             return _S_TX_ROLLBACK_OK_0.pack(90, 31)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Tx.RollbackOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Tx.RollbackOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Tx.RollbackOk", o)
@@ -3436,9 +3485,10 @@ class Confirm:
             return _S_CONFIRM_SELECT_0.pack(85, 10, bits)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Confirm.Select:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Confirm.Select:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
-            (bits0,) = _S_CONFIRM_SELECT_1.unpack_from(buf, o)
+            bits0 = buf[o]
             o += 1
             no_wait = bits0 & 1 != 0
             if o != len(buf):
@@ -3463,7 +3513,8 @@ class Confirm:
             return _S_CONFIRM_SELECT_OK_0.pack(85, 11)
 
         @classmethod
-        def decode(cls, buf: Buffer, offset: int = 4) -> Confirm.SelectOk:
+        def decode(cls, payload: Buffer, offset: int = 4) -> Confirm.SelectOk:
+            buf = payload if isinstance(payload, bytes) else bytes(payload)
             o = offset
             if o != len(buf):
                 raise _trailing("Confirm.SelectOk", o)
@@ -3578,6 +3629,8 @@ def decode_method(payload: Buffer) -> Method:
     Raises ``FrameDecodeError`` (501) for an unknown method or a payload of
     the wrong length and ``SyntaxDecodeError`` (502) for an illegal value.
     """
+    if not isinstance(payload, bytes):
+        payload = bytes(payload)
     if len(payload) < 4:
         raise FrameDecodeError("method payload shorter than 4 bytes", 0)
     (index,) = _IDS.unpack_from(payload, 0)
