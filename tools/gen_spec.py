@@ -60,6 +60,13 @@ FIELD_DEFAULTS: Final[dict[tuple[str, str, str], object]] = {
     ("connection", "open", "virtual-host"): "/",
 }
 
+# Replies the XML omits. RabbitMQ answers basic.recover with basic.recover-ok
+# (and pamqp/aiormq wait for it), but the XML gives recover neither
+# synchronous="1" nor a <response>. Key: (class, method).
+METHOD_RESPONSES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("basic", "recover"): ("recover-ok",),
+}
+
 # -- intermediate model ----------------------------------------------------
 
 FIXED_FORMATS: Final[dict[str, str]] = {
@@ -217,9 +224,11 @@ def parse(xml_bytes: bytes) -> Spec:
                     class_name=cname,
                     name=m.attrib["name"],
                     index=int(m.attrib["index"]),
-                    synchronous=m.attrib.get("synchronous") == "1",
+                    synchronous=m.attrib.get("synchronous") == "1"
+                    or (cname, m.attrib["name"]) in METHOD_RESPONSES,
                     content=m.attrib.get("content") == "1",
-                    responses=tuple(r.attrib["name"] for r in m.findall("response")),
+                    responses=tuple(r.attrib["name"] for r in m.findall("response"))
+                    or METHOD_RESPONSES.get((cname, m.attrib["name"]), ()),
                     sent_by_client="server" in chassis,
                     sent_by_server="client" in chassis,
                     fields=fields(cname, m.attrib["name"], m),
@@ -562,7 +571,16 @@ class MethodEmitter:
                 lines.append(f'    raise _truncated("{m_name(m)}.{item.py_name}", o)')
                 if not item.reserved:
                     conv = "buf[o:end].decode()" if kind == "shortstr" else "buf[o:end]"
-                    lines.append(f"{var} = {conv}")
+                    if kind == "shortstr":
+                        lines.append("try:")
+                        lines.append(f"    {var} = {conv}")
+                        lines.append("except UnicodeDecodeError:")
+                        lines.append(
+                            f'    raise _not_utf8("{m_name(m)}.{item.py_name}", o - 1)'
+                            " from None"
+                        )
+                    else:
+                        lines.append(f"{var} = {conv}")
                 lines.append("o = end")
         flush()
         lines.append("if o != len(buf):")
@@ -679,6 +697,14 @@ def _too_long(name: str, raw: bytes) -> EncodeError:
 
 def _truncated(name: str, offset: int) -> FrameDecodeError:
     return FrameDecodeError(f"{name} runs past the end of the payload", offset)
+
+
+def _not_utf8(name: str, offset: int) -> SyntaxDecodeError:
+    return SyntaxDecodeError(f"{name} is not valid UTF-8", offset)
+
+
+def _unencodable(name: str, exc: Exception) -> EncodeError:
+    return EncodeError(f"{name} has a value that cannot be encoded: {exc}")
 
 
 def _trailing(name: str, offset: int) -> FrameDecodeError:
@@ -818,7 +844,10 @@ def emit_method_class(
                 lines.append(f"            self.{f.py_name} = {f.py_name}")
     lines.append("")
     lines.append("        def encode(self) -> bytes:")
-    lines.extend(f"            {line}" for line in enc)
+    lines.append("            try:")
+    lines.extend(f"                {line}" for line in enc)
+    lines.append("            except (struct.error, UnicodeEncodeError) as exc:")
+    lines.append(f'                raise _unencodable("{q}", exc) from None')
     lines.append("")
     lines.append("        @classmethod")
     lines.append(f"        def decode(cls, payload: Buffer, offset: int = 4) -> {q}:")
@@ -897,6 +926,13 @@ def emit_properties(spec: Spec) -> str:
     # encode
     out.append("\n    def encode(self) -> bytes:\n")
     out.append('        """The flag word followed by the values of the set properties."""\n')
+    out.append("        try:\n")
+    out.append("            return self._encode()\n")
+    out.append("        except (struct.error, UnicodeEncodeError) as exc:\n")
+    out.append(
+        '            raise EncodeError(f"property value cannot be encoded: {exc}") from None\n'
+    )
+    out.append("\n    def _encode(self) -> bytes:\n")
     out.append("        # only present properties are in the instance dict (see module doc)\n")
     out.append("        d = self.__dict__\n")
     out.append("        flags = 0\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Final, NamedTuple
 
-from .errors import FrameDecodeError
+from .errors import EncodeError, FrameDecodeError
 from .values import Buffer
 
 __all__ = [
@@ -117,8 +117,9 @@ class FrameReader:
             self._buf = bytes(data)
             self._pos = 0
         else:
-            self._chunks.append(bytes(data))
-            self._pending += len(data)
+            chunk = bytes(data)  # len() of a memoryview counts items, not bytes
+            self._chunks.append(chunk)
+            self._pending += len(chunk)
 
     def read_frame(self) -> Frame | None:
         """Return the next complete frame, or ``None`` when more bytes are needed.
@@ -249,6 +250,8 @@ def encode_content(
     buffers in wire order, ready for ``transport.writelines``.
     """
     size = len(body)
+    if 0 < frame_max <= FRAME_OVERHEAD:
+        raise EncodeError(f"frame_max {frame_max} leaves no room for a body")
     chunk = frame_max - FRAME_OVERHEAD if frame_max else size
     method_head = _pack_header(FRAME_METHOD, channel, len(method_payload))
     content_head = _pack_content_head(

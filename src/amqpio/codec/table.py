@@ -261,15 +261,25 @@ def _encode_array(array: FieldArray, depth: int) -> bytes:
 
 
 def encode_table(table: FieldTable | None) -> bytes:
-    """Encode a field table, including its 32-bit size prefix."""
+    """Encode a field table, including its 32-bit size prefix.
+
+    Raises :class:`~amqpio.codec.errors.EncodeError` for values that cannot
+    go on the wire.
+    """
     if not table:
         return EMPTY_TABLE
-    return _encode_table(table, 0)
+    try:
+        return _encode_table(table, 0)
+    except (UnicodeEncodeError, struct.error) as exc:
+        raise EncodeError(f"field table value cannot be encoded: {exc}") from None
 
 
 def encode_array(array: FieldArray) -> bytes:
     """Encode a field array, including its 32-bit size prefix."""
-    return _encode_array(array, 0)
+    try:
+        return _encode_array(array, 0)
+    except (UnicodeEncodeError, struct.error) as exc:
+        raise EncodeError(f"field array value cannot be encoded: {exc}") from None
 
 
 # -- decoding -------------------------------------------------------------
@@ -496,7 +506,8 @@ def decode_table(
     """
     data = buf if isinstance(buf, bytes) else bytes(buf)
     try:
-        return _decode_table(data, offset, len(data) if end is None else end, 0)
+        limit = len(data) if end is None else min(end, len(data))
+        return _decode_table(data, offset, limit, 0)
     except (struct.error, IndexError):
         raise FrameDecodeError("truncated field table", offset) from None
 
@@ -507,6 +518,7 @@ def decode_array(
     """Decode the field array at ``offset``; return ``(array, new_offset)``."""
     data = buf if isinstance(buf, bytes) else bytes(buf)
     try:
-        return _decode_array(data, offset, len(data) if end is None else end, 0)
+        limit = len(data) if end is None else min(end, len(data))
+        return _decode_array(data, offset, limit, 0)
     except (struct.error, IndexError):
         raise FrameDecodeError("truncated field array", offset) from None

@@ -44,9 +44,16 @@ LONGSTR_MAX: Final = 0xFFFFFFFF
 _EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
+def _utf8(value: str) -> bytes:
+    try:
+        return value.encode()
+    except UnicodeEncodeError as exc:
+        raise EncodeError(f"text is not encodable as UTF-8: {exc.reason}") from None
+
+
 def shortstr_bytes(value: str | bytes) -> bytes:
     """Return the UTF-8 bytes of a shortstr, checking the 255-byte limit."""
-    raw = value.encode() if isinstance(value, str) else bytes(value)
+    raw = _utf8(value) if isinstance(value, str) else bytes(value)
     if len(raw) > SHORTSTR_MAX:
         raise EncodeError(f"shortstr is {len(raw)} bytes long, the limit is 255")
     return raw
@@ -60,7 +67,7 @@ def encode_shortstr(value: str | bytes) -> bytes:
 
 def longstr_bytes(value: str | bytes | bytearray | memoryview) -> bytes:
     """Return the bytes of a longstr, checking the 32-bit length limit."""
-    raw = value.encode() if isinstance(value, str) else bytes(value)
+    raw = _utf8(value) if isinstance(value, str) else bytes(value)
     if len(raw) > LONGSTR_MAX:
         raise EncodeError("longstr longer than 2**32 - 1 bytes")
     return raw
@@ -100,7 +107,8 @@ def datetime_to_timestamp(value: datetime.datetime) -> int:
     """Seconds since the epoch; a naive datetime is taken as UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
-    seconds = int((value - _EPOCH).total_seconds())
+    # exact integer arithmetic: a float loses whole seconds near the extremes
+    seconds = (value - _EPOCH) // datetime.timedelta(seconds=1)
     if not 0 <= seconds <= 0xFFFFFFFFFFFFFFFF:
         raise EncodeError(f"timestamp {value!r} is outside the unsigned 64-bit range")
     return seconds
@@ -132,4 +140,5 @@ def decimal_to_wire(value: decimal.Decimal) -> tuple[int, int]:
 
 def wire_to_decimal(scale: int, unscaled: int) -> decimal.Decimal:
     """Build the Decimal for an AMQP ``(scale, value)`` pair."""
-    return decimal.Decimal(unscaled).scaleb(-scale)
+    # built from the digits, so the caller's decimal context cannot round it
+    return decimal.Decimal((0, tuple(map(int, str(unscaled))), -scale))

@@ -47,6 +47,14 @@ def _truncated(name: str, offset: int) -> FrameDecodeError:
     return FrameDecodeError(f"{name} runs past the end of the payload", offset)
 
 
+def _not_utf8(name: str, offset: int) -> SyntaxDecodeError:
+    return SyntaxDecodeError(f"{name} is not valid UTF-8", offset)
+
+
+def _unencodable(name: str, exc: Exception) -> EncodeError:
+    return EncodeError(f"{name} has a value that cannot be encoded: {exc}")
+
+
 def _trailing(name: str, offset: int) -> FrameDecodeError:
     return FrameDecodeError(f"{name} is followed by unexpected bytes", offset)
 
@@ -271,20 +279,23 @@ class Connection:
             self.locales = locales
 
         def encode(self) -> bytes:
-            mechanisms = bytes(self.mechanisms)
-            locales = bytes(self.locales)
-            return b"".join(
-                (
-                    _S_CONNECTION_START_0.pack(
-                        10, 10, self.version_major, self.version_minor
-                    ),
-                    encode_table(self.server_properties),
-                    _S_CONNECTION_START_1.pack(len(mechanisms)),
-                    mechanisms,
-                    _S_CONNECTION_START_1.pack(len(locales)),
-                    locales,
+            try:
+                mechanisms = bytes(self.mechanisms)
+                locales = bytes(self.locales)
+                return b"".join(
+                    (
+                        _S_CONNECTION_START_0.pack(
+                            10, 10, self.version_major, self.version_minor
+                        ),
+                        encode_table(self.server_properties),
+                        _S_CONNECTION_START_1.pack(len(mechanisms)),
+                        mechanisms,
+                        _S_CONNECTION_START_1.pack(len(locales)),
+                        locales,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Start", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Start:
@@ -352,25 +363,28 @@ class Connection:
             self.locale = locale
 
         def encode(self) -> bytes:
-            mechanism = self.mechanism.encode()
-            if len(mechanism) > 255:
-                raise _too_long("Connection.StartOk.mechanism", mechanism)
-            response = bytes(self.response)
-            locale = self.locale.encode()
-            if len(locale) > 255:
-                raise _too_long("Connection.StartOk.locale", locale)
-            return b"".join(
-                (
-                    _S_CONNECTION_START_OK_0.pack(10, 11),
-                    encode_table(self.client_properties),
-                    _S_CONNECTION_START_OK_1.pack(len(mechanism)),
-                    mechanism,
-                    _S_CONNECTION_START_OK_2.pack(len(response)),
-                    response,
-                    _S_CONNECTION_START_OK_1.pack(len(locale)),
-                    locale,
+            try:
+                mechanism = self.mechanism.encode()
+                if len(mechanism) > 255:
+                    raise _too_long("Connection.StartOk.mechanism", mechanism)
+                response = bytes(self.response)
+                locale = self.locale.encode()
+                if len(locale) > 255:
+                    raise _too_long("Connection.StartOk.locale", locale)
+                return b"".join(
+                    (
+                        _S_CONNECTION_START_OK_0.pack(10, 11),
+                        encode_table(self.client_properties),
+                        _S_CONNECTION_START_OK_1.pack(len(mechanism)),
+                        mechanism,
+                        _S_CONNECTION_START_OK_2.pack(len(response)),
+                        response,
+                        _S_CONNECTION_START_OK_1.pack(len(locale)),
+                        locale,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.StartOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.StartOk:
@@ -382,7 +396,10 @@ class Connection:
             end = o + mechanism_len
             if end > len(buf):
                 raise _truncated("Connection.StartOk.mechanism", o)
-            mechanism = buf[o:end].decode()
+            try:
+                mechanism = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Connection.StartOk.mechanism", o - 1) from None
             o = end
             (response_len,) = _S_CONNECTION_START_OK_2.unpack_from(buf, o)
             o += 4
@@ -396,7 +413,10 @@ class Connection:
             end = o + locale_len
             if end > len(buf):
                 raise _truncated("Connection.StartOk.locale", o)
-            locale = buf[o:end].decode()
+            try:
+                locale = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Connection.StartOk.locale", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Connection.StartOk", o)
@@ -425,13 +445,16 @@ class Connection:
             self.challenge = challenge
 
         def encode(self) -> bytes:
-            challenge = bytes(self.challenge)
-            return b"".join(
-                (
-                    _S_CONNECTION_SECURE_0.pack(10, 20, len(challenge)),
-                    challenge,
+            try:
+                challenge = bytes(self.challenge)
+                return b"".join(
+                    (
+                        _S_CONNECTION_SECURE_0.pack(10, 20, len(challenge)),
+                        challenge,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Secure", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Secure:
@@ -471,13 +494,16 @@ class Connection:
             self.response = response
 
         def encode(self) -> bytes:
-            response = bytes(self.response)
-            return b"".join(
-                (
-                    _S_CONNECTION_SECURE_OK_0.pack(10, 21, len(response)),
-                    response,
+            try:
+                response = bytes(self.response)
+                return b"".join(
+                    (
+                        _S_CONNECTION_SECURE_OK_0.pack(10, 21, len(response)),
+                        response,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.SecureOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.SecureOk:
@@ -527,9 +553,12 @@ class Connection:
             self.heartbeat = heartbeat
 
         def encode(self) -> bytes:
-            return _S_CONNECTION_TUNE_0.pack(
-                10, 30, self.channel_max, self.frame_max, self.heartbeat
-            )
+            try:
+                return _S_CONNECTION_TUNE_0.pack(
+                    10, 30, self.channel_max, self.frame_max, self.heartbeat
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Tune", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Tune:
@@ -574,9 +603,12 @@ class Connection:
             self.heartbeat = heartbeat
 
         def encode(self) -> bytes:
-            return _S_CONNECTION_TUNE_OK_0.pack(
-                10, 31, self.channel_max, self.frame_max, self.heartbeat
-            )
+            try:
+                return _S_CONNECTION_TUNE_OK_0.pack(
+                    10, 31, self.channel_max, self.frame_max, self.heartbeat
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.TuneOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.TuneOk:
@@ -613,16 +645,19 @@ class Connection:
             self.virtual_host = virtual_host
 
         def encode(self) -> bytes:
-            virtual_host = self.virtual_host.encode()
-            if len(virtual_host) > 255:
-                raise _too_long("Connection.Open.virtual_host", virtual_host)
-            return b"".join(
-                (
-                    _S_CONNECTION_OPEN_0.pack(10, 40, len(virtual_host)),
-                    virtual_host,
-                    _S_CONNECTION_OPEN_1.pack(0, 0),
+            try:
+                virtual_host = self.virtual_host.encode()
+                if len(virtual_host) > 255:
+                    raise _too_long("Connection.Open.virtual_host", virtual_host)
+                return b"".join(
+                    (
+                        _S_CONNECTION_OPEN_0.pack(10, 40, len(virtual_host)),
+                        virtual_host,
+                        _S_CONNECTION_OPEN_1.pack(0, 0),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Open", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Open:
@@ -633,7 +668,10 @@ class Connection:
             end = o + virtual_host_len
             if end > len(buf):
                 raise _truncated("Connection.Open.virtual_host", o)
-            virtual_host = buf[o:end].decode()
+            try:
+                virtual_host = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Connection.Open.virtual_host", o - 1) from None
             o = end
             _reserved_len = buf[o]
             o += 1
@@ -661,7 +699,10 @@ class Connection:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_CONNECTION_OPEN_OK_0.pack(10, 41, 0)
+            try:
+                return _S_CONNECTION_OPEN_OK_0.pack(10, 41, 0)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.OpenOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.OpenOk:
@@ -714,18 +755,21 @@ class Connection:
             self.method_id = method_id
 
         def encode(self) -> bytes:
-            reply_text = self.reply_text.encode()
-            if len(reply_text) > 255:
-                raise _too_long("Connection.Close.reply_text", reply_text)
-            return b"".join(
-                (
-                    _S_CONNECTION_CLOSE_0.pack(
-                        10, 50, self.reply_code, len(reply_text)
-                    ),
-                    reply_text,
-                    _S_CONNECTION_CLOSE_1.pack(self.class_id, self.method_id),
+            try:
+                reply_text = self.reply_text.encode()
+                if len(reply_text) > 255:
+                    raise _too_long("Connection.Close.reply_text", reply_text)
+                return b"".join(
+                    (
+                        _S_CONNECTION_CLOSE_0.pack(
+                            10, 50, self.reply_code, len(reply_text)
+                        ),
+                        reply_text,
+                        _S_CONNECTION_CLOSE_1.pack(self.class_id, self.method_id),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Close", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Close:
@@ -736,7 +780,10 @@ class Connection:
             end = o + reply_text_len
             if end > len(buf):
                 raise _truncated("Connection.Close.reply_text", o)
-            reply_text = buf[o:end].decode()
+            try:
+                reply_text = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Connection.Close.reply_text", o - 1) from None
             o = end
             class_id, method_id = _S_CONNECTION_CLOSE_1.unpack_from(buf, o)
             o += 4
@@ -759,7 +806,10 @@ class Connection:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_CONNECTION_CLOSE_OK_0.pack(10, 51)
+            try:
+                return _S_CONNECTION_CLOSE_OK_0.pack(10, 51)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.CloseOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.CloseOk:
@@ -792,15 +842,18 @@ class Connection:
             self.reason = reason
 
         def encode(self) -> bytes:
-            reason = self.reason.encode()
-            if len(reason) > 255:
-                raise _too_long("Connection.Blocked.reason", reason)
-            return b"".join(
-                (
-                    _S_CONNECTION_BLOCKED_0.pack(10, 60, len(reason)),
-                    reason,
+            try:
+                reason = self.reason.encode()
+                if len(reason) > 255:
+                    raise _too_long("Connection.Blocked.reason", reason)
+                return b"".join(
+                    (
+                        _S_CONNECTION_BLOCKED_0.pack(10, 60, len(reason)),
+                        reason,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Blocked", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Blocked:
@@ -811,7 +864,10 @@ class Connection:
             end = o + reason_len
             if end > len(buf):
                 raise _truncated("Connection.Blocked.reason", o)
-            reason = buf[o:end].decode()
+            try:
+                reason = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Connection.Blocked.reason", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Connection.Blocked", o)
@@ -832,7 +888,10 @@ class Connection:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_CONNECTION_UNBLOCKED_0.pack(10, 61)
+            try:
+                return _S_CONNECTION_UNBLOCKED_0.pack(10, 61)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.Unblocked", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Unblocked:
@@ -871,18 +930,21 @@ class Connection:
             self.reason = reason
 
         def encode(self) -> bytes:
-            new_secret = bytes(self.new_secret)
-            reason = self.reason.encode()
-            if len(reason) > 255:
-                raise _too_long("Connection.UpdateSecret.reason", reason)
-            return b"".join(
-                (
-                    _S_CONNECTION_UPDATE_SECRET_0.pack(10, 70, len(new_secret)),
-                    new_secret,
-                    _S_CONNECTION_UPDATE_SECRET_1.pack(len(reason)),
-                    reason,
+            try:
+                new_secret = bytes(self.new_secret)
+                reason = self.reason.encode()
+                if len(reason) > 255:
+                    raise _too_long("Connection.UpdateSecret.reason", reason)
+                return b"".join(
+                    (
+                        _S_CONNECTION_UPDATE_SECRET_0.pack(10, 70, len(new_secret)),
+                        new_secret,
+                        _S_CONNECTION_UPDATE_SECRET_1.pack(len(reason)),
+                        reason,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.UpdateSecret", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.UpdateSecret:
@@ -900,7 +962,10 @@ class Connection:
             end = o + reason_len
             if end > len(buf):
                 raise _truncated("Connection.UpdateSecret.reason", o)
-            reason = buf[o:end].decode()
+            try:
+                reason = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Connection.UpdateSecret.reason", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Connection.UpdateSecret", o)
@@ -921,7 +986,10 @@ class Connection:
         SENT_BY_SERVER: ClassVar[bool] = False
 
         def encode(self) -> bytes:
-            return _S_CONNECTION_UPDATE_SECRET_OK_0.pack(10, 71)
+            try:
+                return _S_CONNECTION_UPDATE_SECRET_OK_0.pack(10, 71)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Connection.UpdateSecretOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.UpdateSecretOk:
@@ -952,7 +1020,10 @@ class Channel:
         SENT_BY_SERVER: ClassVar[bool] = False
 
         def encode(self) -> bytes:
-            return _S_CHANNEL_OPEN_0.pack(20, 10, 0)
+            try:
+                return _S_CHANNEL_OPEN_0.pack(20, 10, 0)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Channel.Open", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Open:
@@ -983,7 +1054,10 @@ class Channel:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_CHANNEL_OPEN_OK_0.pack(20, 11, 0)
+            try:
+                return _S_CHANNEL_OPEN_OK_0.pack(20, 11, 0)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Channel.OpenOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.OpenOk:
@@ -1022,8 +1096,11 @@ class Channel:
             self.active = active
 
         def encode(self) -> bytes:
-            bits = 1 if self.active else 0
-            return _S_CHANNEL_FLOW_0.pack(20, 20, bits)
+            try:
+                bits = 1 if self.active else 0
+                return _S_CHANNEL_FLOW_0.pack(20, 20, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Channel.Flow", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Flow:
@@ -1059,8 +1136,11 @@ class Channel:
             self.active = active
 
         def encode(self) -> bytes:
-            bits = 1 if self.active else 0
-            return _S_CHANNEL_FLOW_OK_0.pack(20, 21, bits)
+            try:
+                bits = 1 if self.active else 0
+                return _S_CHANNEL_FLOW_OK_0.pack(20, 21, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Channel.FlowOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.FlowOk:
@@ -1110,16 +1190,21 @@ class Channel:
             self.method_id = method_id
 
         def encode(self) -> bytes:
-            reply_text = self.reply_text.encode()
-            if len(reply_text) > 255:
-                raise _too_long("Channel.Close.reply_text", reply_text)
-            return b"".join(
-                (
-                    _S_CHANNEL_CLOSE_0.pack(20, 40, self.reply_code, len(reply_text)),
-                    reply_text,
-                    _S_CHANNEL_CLOSE_1.pack(self.class_id, self.method_id),
+            try:
+                reply_text = self.reply_text.encode()
+                if len(reply_text) > 255:
+                    raise _too_long("Channel.Close.reply_text", reply_text)
+                return b"".join(
+                    (
+                        _S_CHANNEL_CLOSE_0.pack(
+                            20, 40, self.reply_code, len(reply_text)
+                        ),
+                        reply_text,
+                        _S_CHANNEL_CLOSE_1.pack(self.class_id, self.method_id),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Channel.Close", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Close:
@@ -1130,7 +1215,10 @@ class Channel:
             end = o + reply_text_len
             if end > len(buf):
                 raise _truncated("Channel.Close.reply_text", o)
-            reply_text = buf[o:end].decode()
+            try:
+                reply_text = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Channel.Close.reply_text", o - 1) from None
             o = end
             class_id, method_id = _S_CHANNEL_CLOSE_1.unpack_from(buf, o)
             o += 4
@@ -1153,7 +1241,10 @@ class Channel:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_CHANNEL_CLOSE_OK_0.pack(20, 41)
+            try:
+                return _S_CHANNEL_CLOSE_OK_0.pack(20, 41)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Channel.CloseOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.CloseOk:
@@ -1233,29 +1324,32 @@ class Exchange:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Exchange.Declare.exchange", exchange)
-            exchange_type = self.exchange_type.encode()
-            if len(exchange_type) > 255:
-                raise _too_long("Exchange.Declare.exchange_type", exchange_type)
-            bits = (
-                (1 if self.passive else 0)
-                | (2 if self.durable else 0)
-                | (4 if self.auto_delete else 0)
-                | (8 if self.internal else 0)
-                | (16 if self.no_wait else 0)
-            )
-            return b"".join(
-                (
-                    _S_EXCHANGE_DECLARE_0.pack(40, 10, 0, len(exchange)),
-                    exchange,
-                    _S_EXCHANGE_DECLARE_1.pack(len(exchange_type)),
-                    exchange_type,
-                    _S_EXCHANGE_DECLARE_1.pack(bits),
-                    encode_table(self.arguments),
+            try:
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Exchange.Declare.exchange", exchange)
+                exchange_type = self.exchange_type.encode()
+                if len(exchange_type) > 255:
+                    raise _too_long("Exchange.Declare.exchange_type", exchange_type)
+                bits = (
+                    (1 if self.passive else 0)
+                    | (2 if self.durable else 0)
+                    | (4 if self.auto_delete else 0)
+                    | (8 if self.internal else 0)
+                    | (16 if self.no_wait else 0)
                 )
-            )
+                return b"".join(
+                    (
+                        _S_EXCHANGE_DECLARE_0.pack(40, 10, 0, len(exchange)),
+                        exchange,
+                        _S_EXCHANGE_DECLARE_1.pack(len(exchange_type)),
+                        exchange_type,
+                        _S_EXCHANGE_DECLARE_1.pack(bits),
+                        encode_table(self.arguments),
+                    )
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.Declare", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Declare:
@@ -1266,22 +1360,28 @@ class Exchange:
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Exchange.Declare.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Declare.exchange", o - 1) from None
             o = end
             exchange_type_len = buf[o]
             o += 1
             end = o + exchange_type_len
             if end > len(buf):
                 raise _truncated("Exchange.Declare.exchange_type", o)
-            exchange_type = buf[o:end].decode()
+            try:
+                exchange_type = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Declare.exchange_type", o - 1) from None
             o = end
-            bits14 = buf[o]
+            bits20 = buf[o]
             o += 1
-            passive = bits14 & 1 != 0
-            durable = bits14 & 2 != 0
-            auto_delete = bits14 & 4 != 0
-            internal = bits14 & 8 != 0
-            no_wait = bits14 & 16 != 0
+            passive = bits20 & 1 != 0
+            durable = bits20 & 2 != 0
+            auto_delete = bits20 & 4 != 0
+            internal = bits20 & 8 != 0
+            no_wait = bits20 & 16 != 0
             arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Exchange.Declare", o)
@@ -1311,7 +1411,10 @@ class Exchange:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_EXCHANGE_DECLARE_OK_0.pack(40, 11)
+            try:
+                return _S_EXCHANGE_DECLARE_OK_0.pack(40, 11)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.DeclareOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.DeclareOk:
@@ -1354,17 +1457,20 @@ class Exchange:
             self.no_wait = no_wait
 
         def encode(self) -> bytes:
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Exchange.Delete.exchange", exchange)
-            bits = (1 if self.if_unused else 0) | (2 if self.no_wait else 0)
-            return b"".join(
-                (
-                    _S_EXCHANGE_DELETE_0.pack(40, 20, 0, len(exchange)),
-                    exchange,
-                    _S_EXCHANGE_DELETE_1.pack(bits),
+            try:
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Exchange.Delete.exchange", exchange)
+                bits = (1 if self.if_unused else 0) | (2 if self.no_wait else 0)
+                return b"".join(
+                    (
+                        _S_EXCHANGE_DELETE_0.pack(40, 20, 0, len(exchange)),
+                        exchange,
+                        _S_EXCHANGE_DELETE_1.pack(bits),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.Delete", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Delete:
@@ -1375,12 +1481,15 @@ class Exchange:
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Exchange.Delete.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Delete.exchange", o - 1) from None
             o = end
-            bits7 = buf[o]
+            bits10 = buf[o]
             o += 1
-            if_unused = bits7 & 1 != 0
-            no_wait = bits7 & 2 != 0
+            if_unused = bits10 & 1 != 0
+            no_wait = bits10 & 2 != 0
             if o != len(buf):
                 raise _trailing("Exchange.Delete", o)
             return cls(exchange, if_unused, no_wait)
@@ -1400,7 +1509,10 @@ class Exchange:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_EXCHANGE_DELETE_OK_0.pack(40, 21)
+            try:
+                return _S_EXCHANGE_DELETE_OK_0.pack(40, 21)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.DeleteOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.DeleteOk:
@@ -1453,28 +1565,31 @@ class Exchange:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            destination = self.destination.encode()
-            if len(destination) > 255:
-                raise _too_long("Exchange.Bind.destination", destination)
-            source = self.source.encode()
-            if len(source) > 255:
-                raise _too_long("Exchange.Bind.source", source)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Exchange.Bind.routing_key", routing_key)
-            bits = 1 if self.no_wait else 0
-            return b"".join(
-                (
-                    _S_EXCHANGE_BIND_0.pack(40, 30, 0, len(destination)),
-                    destination,
-                    _S_EXCHANGE_BIND_1.pack(len(source)),
-                    source,
-                    _S_EXCHANGE_BIND_1.pack(len(routing_key)),
-                    routing_key,
-                    _S_EXCHANGE_BIND_1.pack(bits),
-                    encode_table(self.arguments),
+            try:
+                destination = self.destination.encode()
+                if len(destination) > 255:
+                    raise _too_long("Exchange.Bind.destination", destination)
+                source = self.source.encode()
+                if len(source) > 255:
+                    raise _too_long("Exchange.Bind.source", source)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Exchange.Bind.routing_key", routing_key)
+                bits = 1 if self.no_wait else 0
+                return b"".join(
+                    (
+                        _S_EXCHANGE_BIND_0.pack(40, 30, 0, len(destination)),
+                        destination,
+                        _S_EXCHANGE_BIND_1.pack(len(source)),
+                        source,
+                        _S_EXCHANGE_BIND_1.pack(len(routing_key)),
+                        routing_key,
+                        _S_EXCHANGE_BIND_1.pack(bits),
+                        encode_table(self.arguments),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.Bind", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Bind:
@@ -1485,25 +1600,34 @@ class Exchange:
             end = o + destination_len
             if end > len(buf):
                 raise _truncated("Exchange.Bind.destination", o)
-            destination = buf[o:end].decode()
+            try:
+                destination = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Bind.destination", o - 1) from None
             o = end
             source_len = buf[o]
             o += 1
             end = o + source_len
             if end > len(buf):
                 raise _truncated("Exchange.Bind.source", o)
-            source = buf[o:end].decode()
+            try:
+                source = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Bind.source", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Exchange.Bind.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Bind.routing_key", o - 1) from None
             o = end
-            bits21 = buf[o]
+            bits30 = buf[o]
             o += 1
-            no_wait = bits21 & 1 != 0
+            no_wait = bits30 & 1 != 0
             arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Exchange.Bind", o)
@@ -1524,7 +1648,10 @@ class Exchange:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_EXCHANGE_BIND_OK_0.pack(40, 31)
+            try:
+                return _S_EXCHANGE_BIND_OK_0.pack(40, 31)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.BindOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.BindOk:
@@ -1577,28 +1704,31 @@ class Exchange:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            destination = self.destination.encode()
-            if len(destination) > 255:
-                raise _too_long("Exchange.Unbind.destination", destination)
-            source = self.source.encode()
-            if len(source) > 255:
-                raise _too_long("Exchange.Unbind.source", source)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Exchange.Unbind.routing_key", routing_key)
-            bits = 1 if self.no_wait else 0
-            return b"".join(
-                (
-                    _S_EXCHANGE_UNBIND_0.pack(40, 40, 0, len(destination)),
-                    destination,
-                    _S_EXCHANGE_UNBIND_1.pack(len(source)),
-                    source,
-                    _S_EXCHANGE_UNBIND_1.pack(len(routing_key)),
-                    routing_key,
-                    _S_EXCHANGE_UNBIND_1.pack(bits),
-                    encode_table(self.arguments),
+            try:
+                destination = self.destination.encode()
+                if len(destination) > 255:
+                    raise _too_long("Exchange.Unbind.destination", destination)
+                source = self.source.encode()
+                if len(source) > 255:
+                    raise _too_long("Exchange.Unbind.source", source)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Exchange.Unbind.routing_key", routing_key)
+                bits = 1 if self.no_wait else 0
+                return b"".join(
+                    (
+                        _S_EXCHANGE_UNBIND_0.pack(40, 40, 0, len(destination)),
+                        destination,
+                        _S_EXCHANGE_UNBIND_1.pack(len(source)),
+                        source,
+                        _S_EXCHANGE_UNBIND_1.pack(len(routing_key)),
+                        routing_key,
+                        _S_EXCHANGE_UNBIND_1.pack(bits),
+                        encode_table(self.arguments),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.Unbind", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Unbind:
@@ -1609,25 +1739,34 @@ class Exchange:
             end = o + destination_len
             if end > len(buf):
                 raise _truncated("Exchange.Unbind.destination", o)
-            destination = buf[o:end].decode()
+            try:
+                destination = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Unbind.destination", o - 1) from None
             o = end
             source_len = buf[o]
             o += 1
             end = o + source_len
             if end > len(buf):
                 raise _truncated("Exchange.Unbind.source", o)
-            source = buf[o:end].decode()
+            try:
+                source = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Unbind.source", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Exchange.Unbind.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Exchange.Unbind.routing_key", o - 1) from None
             o = end
-            bits21 = buf[o]
+            bits30 = buf[o]
             o += 1
-            no_wait = bits21 & 1 != 0
+            no_wait = bits30 & 1 != 0
             arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Exchange.Unbind", o)
@@ -1648,7 +1787,10 @@ class Exchange:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_EXCHANGE_UNBIND_OK_0.pack(40, 51)
+            try:
+                return _S_EXCHANGE_UNBIND_OK_0.pack(40, 51)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Exchange.UnbindOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.UnbindOk:
@@ -1723,24 +1865,27 @@ class Queue:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Queue.Declare.queue", queue)
-            bits = (
-                (1 if self.passive else 0)
-                | (2 if self.durable else 0)
-                | (4 if self.exclusive else 0)
-                | (8 if self.auto_delete else 0)
-                | (16 if self.no_wait else 0)
-            )
-            return b"".join(
-                (
-                    _S_QUEUE_DECLARE_0.pack(50, 10, 0, len(queue)),
-                    queue,
-                    _S_QUEUE_DECLARE_1.pack(bits),
-                    encode_table(self.arguments),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Queue.Declare.queue", queue)
+                bits = (
+                    (1 if self.passive else 0)
+                    | (2 if self.durable else 0)
+                    | (4 if self.exclusive else 0)
+                    | (8 if self.auto_delete else 0)
+                    | (16 if self.no_wait else 0)
                 )
-            )
+                return b"".join(
+                    (
+                        _S_QUEUE_DECLARE_0.pack(50, 10, 0, len(queue)),
+                        queue,
+                        _S_QUEUE_DECLARE_1.pack(bits),
+                        encode_table(self.arguments),
+                    )
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.Declare", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Declare:
@@ -1751,15 +1896,18 @@ class Queue:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Declare.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Declare.queue", o - 1) from None
             o = end
-            bits7 = buf[o]
+            bits10 = buf[o]
             o += 1
-            passive = bits7 & 1 != 0
-            durable = bits7 & 2 != 0
-            exclusive = bits7 & 4 != 0
-            auto_delete = bits7 & 8 != 0
-            no_wait = bits7 & 16 != 0
+            passive = bits10 & 1 != 0
+            durable = bits10 & 2 != 0
+            exclusive = bits10 & 4 != 0
+            auto_delete = bits10 & 8 != 0
+            no_wait = bits10 & 16 != 0
             arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Queue.Declare", o)
@@ -1800,16 +1948,21 @@ class Queue:
             self.consumer_count = consumer_count
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Queue.DeclareOk.queue", queue)
-            return b"".join(
-                (
-                    _S_QUEUE_DECLARE_OK_0.pack(50, 11, len(queue)),
-                    queue,
-                    _S_QUEUE_DECLARE_OK_1.pack(self.message_count, self.consumer_count),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Queue.DeclareOk.queue", queue)
+                return b"".join(
+                    (
+                        _S_QUEUE_DECLARE_OK_0.pack(50, 11, len(queue)),
+                        queue,
+                        _S_QUEUE_DECLARE_OK_1.pack(
+                            self.message_count, self.consumer_count
+                        ),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.DeclareOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.DeclareOk:
@@ -1820,7 +1973,10 @@ class Queue:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.DeclareOk.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.DeclareOk.queue", o - 1) from None
             o = end
             message_count, consumer_count = _S_QUEUE_DECLARE_OK_1.unpack_from(buf, o)
             o += 8
@@ -1871,28 +2027,31 @@ class Queue:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Queue.Bind.queue", queue)
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Queue.Bind.exchange", exchange)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Queue.Bind.routing_key", routing_key)
-            bits = 1 if self.no_wait else 0
-            return b"".join(
-                (
-                    _S_QUEUE_BIND_0.pack(50, 20, 0, len(queue)),
-                    queue,
-                    _S_QUEUE_BIND_1.pack(len(exchange)),
-                    exchange,
-                    _S_QUEUE_BIND_1.pack(len(routing_key)),
-                    routing_key,
-                    _S_QUEUE_BIND_1.pack(bits),
-                    encode_table(self.arguments),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Queue.Bind.queue", queue)
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Queue.Bind.exchange", exchange)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Queue.Bind.routing_key", routing_key)
+                bits = 1 if self.no_wait else 0
+                return b"".join(
+                    (
+                        _S_QUEUE_BIND_0.pack(50, 20, 0, len(queue)),
+                        queue,
+                        _S_QUEUE_BIND_1.pack(len(exchange)),
+                        exchange,
+                        _S_QUEUE_BIND_1.pack(len(routing_key)),
+                        routing_key,
+                        _S_QUEUE_BIND_1.pack(bits),
+                        encode_table(self.arguments),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.Bind", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Bind:
@@ -1903,25 +2062,34 @@ class Queue:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Bind.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Bind.queue", o - 1) from None
             o = end
             exchange_len = buf[o]
             o += 1
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Queue.Bind.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Bind.exchange", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Queue.Bind.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Bind.routing_key", o - 1) from None
             o = end
-            bits21 = buf[o]
+            bits30 = buf[o]
             o += 1
-            no_wait = bits21 & 1 != 0
+            no_wait = bits30 & 1 != 0
             arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Queue.Bind", o)
@@ -1942,7 +2110,10 @@ class Queue:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_QUEUE_BIND_OK_0.pack(50, 21)
+            try:
+                return _S_QUEUE_BIND_OK_0.pack(50, 21)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.BindOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.BindOk:
@@ -1991,26 +2162,29 @@ class Queue:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Queue.Unbind.queue", queue)
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Queue.Unbind.exchange", exchange)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Queue.Unbind.routing_key", routing_key)
-            return b"".join(
-                (
-                    _S_QUEUE_UNBIND_0.pack(50, 50, 0, len(queue)),
-                    queue,
-                    _S_QUEUE_UNBIND_1.pack(len(exchange)),
-                    exchange,
-                    _S_QUEUE_UNBIND_1.pack(len(routing_key)),
-                    routing_key,
-                    encode_table(self.arguments),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Queue.Unbind.queue", queue)
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Queue.Unbind.exchange", exchange)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Queue.Unbind.routing_key", routing_key)
+                return b"".join(
+                    (
+                        _S_QUEUE_UNBIND_0.pack(50, 50, 0, len(queue)),
+                        queue,
+                        _S_QUEUE_UNBIND_1.pack(len(exchange)),
+                        exchange,
+                        _S_QUEUE_UNBIND_1.pack(len(routing_key)),
+                        routing_key,
+                        encode_table(self.arguments),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.Unbind", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Unbind:
@@ -2021,21 +2195,30 @@ class Queue:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Unbind.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Unbind.queue", o - 1) from None
             o = end
             exchange_len = buf[o]
             o += 1
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Queue.Unbind.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Unbind.exchange", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Queue.Unbind.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Unbind.routing_key", o - 1) from None
             o = end
             arguments, o = read_table(buf, o)
             if o != len(buf):
@@ -2057,7 +2240,10 @@ class Queue:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_QUEUE_UNBIND_OK_0.pack(50, 51)
+            try:
+                return _S_QUEUE_UNBIND_OK_0.pack(50, 51)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.UnbindOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.UnbindOk:
@@ -2096,17 +2282,20 @@ class Queue:
             self.no_wait = no_wait
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Queue.Purge.queue", queue)
-            bits = 1 if self.no_wait else 0
-            return b"".join(
-                (
-                    _S_QUEUE_PURGE_0.pack(50, 30, 0, len(queue)),
-                    queue,
-                    _S_QUEUE_PURGE_1.pack(bits),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Queue.Purge.queue", queue)
+                bits = 1 if self.no_wait else 0
+                return b"".join(
+                    (
+                        _S_QUEUE_PURGE_0.pack(50, 30, 0, len(queue)),
+                        queue,
+                        _S_QUEUE_PURGE_1.pack(bits),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.Purge", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Purge:
@@ -2117,11 +2306,14 @@ class Queue:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Purge.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Purge.queue", o - 1) from None
             o = end
-            bits7 = buf[o]
+            bits10 = buf[o]
             o += 1
-            no_wait = bits7 & 1 != 0
+            no_wait = bits10 & 1 != 0
             if o != len(buf):
                 raise _trailing("Queue.Purge", o)
             return cls(queue, no_wait)
@@ -2149,7 +2341,10 @@ class Queue:
             self.message_count = message_count
 
         def encode(self) -> bytes:
-            return _S_QUEUE_PURGE_OK_0.pack(50, 31, self.message_count)
+            try:
+                return _S_QUEUE_PURGE_OK_0.pack(50, 31, self.message_count)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.PurgeOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.PurgeOk:
@@ -2198,21 +2393,24 @@ class Queue:
             self.no_wait = no_wait
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Queue.Delete.queue", queue)
-            bits = (
-                (1 if self.if_unused else 0)
-                | (2 if self.if_empty else 0)
-                | (4 if self.no_wait else 0)
-            )
-            return b"".join(
-                (
-                    _S_QUEUE_DELETE_0.pack(50, 40, 0, len(queue)),
-                    queue,
-                    _S_QUEUE_DELETE_1.pack(bits),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Queue.Delete.queue", queue)
+                bits = (
+                    (1 if self.if_unused else 0)
+                    | (2 if self.if_empty else 0)
+                    | (4 if self.no_wait else 0)
                 )
-            )
+                return b"".join(
+                    (
+                        _S_QUEUE_DELETE_0.pack(50, 40, 0, len(queue)),
+                        queue,
+                        _S_QUEUE_DELETE_1.pack(bits),
+                    )
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.Delete", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Delete:
@@ -2223,13 +2421,16 @@ class Queue:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Queue.Delete.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Queue.Delete.queue", o - 1) from None
             o = end
-            bits7 = buf[o]
+            bits10 = buf[o]
             o += 1
-            if_unused = bits7 & 1 != 0
-            if_empty = bits7 & 2 != 0
-            no_wait = bits7 & 4 != 0
+            if_unused = bits10 & 1 != 0
+            if_empty = bits10 & 2 != 0
+            no_wait = bits10 & 4 != 0
             if o != len(buf):
                 raise _trailing("Queue.Delete", o)
             return cls(queue, if_unused, if_empty, no_wait)
@@ -2257,7 +2458,10 @@ class Queue:
             self.message_count = message_count
 
         def encode(self) -> bytes:
-            return _S_QUEUE_DELETE_OK_0.pack(50, 41, self.message_count)
+            try:
+                return _S_QUEUE_DELETE_OK_0.pack(50, 41, self.message_count)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Queue.DeleteOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.DeleteOk:
@@ -2309,10 +2513,13 @@ class Basic:
             self.global_ = global_
 
         def encode(self) -> bytes:
-            bits = 1 if self.global_ else 0
-            return _S_BASIC_QOS_0.pack(
-                60, 10, self.prefetch_size, self.prefetch_count, bits
-            )
+            try:
+                bits = 1 if self.global_ else 0
+                return _S_BASIC_QOS_0.pack(
+                    60, 10, self.prefetch_size, self.prefetch_count, bits
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Qos", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Qos:
@@ -2340,7 +2547,10 @@ class Basic:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_BASIC_QOS_OK_0.pack(60, 11)
+            try:
+                return _S_BASIC_QOS_OK_0.pack(60, 11)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.QosOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.QosOk:
@@ -2409,28 +2619,31 @@ class Basic:
             self.arguments = arguments
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Basic.Consume.queue", queue)
-            consumer_tag = self.consumer_tag.encode()
-            if len(consumer_tag) > 255:
-                raise _too_long("Basic.Consume.consumer_tag", consumer_tag)
-            bits = (
-                (1 if self.no_local else 0)
-                | (2 if self.no_ack else 0)
-                | (4 if self.exclusive else 0)
-                | (8 if self.no_wait else 0)
-            )
-            return b"".join(
-                (
-                    _S_BASIC_CONSUME_0.pack(60, 20, 0, len(queue)),
-                    queue,
-                    _S_BASIC_CONSUME_1.pack(len(consumer_tag)),
-                    consumer_tag,
-                    _S_BASIC_CONSUME_1.pack(bits),
-                    encode_table(self.arguments),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Basic.Consume.queue", queue)
+                consumer_tag = self.consumer_tag.encode()
+                if len(consumer_tag) > 255:
+                    raise _too_long("Basic.Consume.consumer_tag", consumer_tag)
+                bits = (
+                    (1 if self.no_local else 0)
+                    | (2 if self.no_ack else 0)
+                    | (4 if self.exclusive else 0)
+                    | (8 if self.no_wait else 0)
                 )
-            )
+                return b"".join(
+                    (
+                        _S_BASIC_CONSUME_0.pack(60, 20, 0, len(queue)),
+                        queue,
+                        _S_BASIC_CONSUME_1.pack(len(consumer_tag)),
+                        consumer_tag,
+                        _S_BASIC_CONSUME_1.pack(bits),
+                        encode_table(self.arguments),
+                    )
+                )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Consume", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Consume:
@@ -2441,21 +2654,27 @@ class Basic:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Basic.Consume.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Consume.queue", o - 1) from None
             o = end
             consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.Consume.consumer_tag", o)
-            consumer_tag = buf[o:end].decode()
+            try:
+                consumer_tag = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Consume.consumer_tag", o - 1) from None
             o = end
-            bits14 = buf[o]
+            bits20 = buf[o]
             o += 1
-            no_local = bits14 & 1 != 0
-            no_ack = bits14 & 2 != 0
-            exclusive = bits14 & 4 != 0
-            no_wait = bits14 & 8 != 0
+            no_local = bits20 & 1 != 0
+            no_ack = bits20 & 2 != 0
+            exclusive = bits20 & 4 != 0
+            no_wait = bits20 & 8 != 0
             arguments, o = read_table(buf, o)
             if o != len(buf):
                 raise _trailing("Basic.Consume", o)
@@ -2486,15 +2705,18 @@ class Basic:
             self.consumer_tag = consumer_tag
 
         def encode(self) -> bytes:
-            consumer_tag = self.consumer_tag.encode()
-            if len(consumer_tag) > 255:
-                raise _too_long("Basic.ConsumeOk.consumer_tag", consumer_tag)
-            return b"".join(
-                (
-                    _S_BASIC_CONSUME_OK_0.pack(60, 21, len(consumer_tag)),
-                    consumer_tag,
+            try:
+                consumer_tag = self.consumer_tag.encode()
+                if len(consumer_tag) > 255:
+                    raise _too_long("Basic.ConsumeOk.consumer_tag", consumer_tag)
+                return b"".join(
+                    (
+                        _S_BASIC_CONSUME_OK_0.pack(60, 21, len(consumer_tag)),
+                        consumer_tag,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.ConsumeOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.ConsumeOk:
@@ -2505,7 +2727,10 @@ class Basic:
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.ConsumeOk.consumer_tag", o)
-            consumer_tag = buf[o:end].decode()
+            try:
+                consumer_tag = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.ConsumeOk.consumer_tag", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Basic.ConsumeOk", o)
@@ -2540,17 +2765,20 @@ class Basic:
             self.no_wait = no_wait
 
         def encode(self) -> bytes:
-            consumer_tag = self.consumer_tag.encode()
-            if len(consumer_tag) > 255:
-                raise _too_long("Basic.Cancel.consumer_tag", consumer_tag)
-            bits = 1 if self.no_wait else 0
-            return b"".join(
-                (
-                    _S_BASIC_CANCEL_0.pack(60, 30, len(consumer_tag)),
-                    consumer_tag,
-                    _S_BASIC_CANCEL_1.pack(bits),
+            try:
+                consumer_tag = self.consumer_tag.encode()
+                if len(consumer_tag) > 255:
+                    raise _too_long("Basic.Cancel.consumer_tag", consumer_tag)
+                bits = 1 if self.no_wait else 0
+                return b"".join(
+                    (
+                        _S_BASIC_CANCEL_0.pack(60, 30, len(consumer_tag)),
+                        consumer_tag,
+                        _S_BASIC_CANCEL_1.pack(bits),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Cancel", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Cancel:
@@ -2561,11 +2789,14 @@ class Basic:
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.Cancel.consumer_tag", o)
-            consumer_tag = buf[o:end].decode()
+            try:
+                consumer_tag = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Cancel.consumer_tag", o - 1) from None
             o = end
-            bits7 = buf[o]
+            bits10 = buf[o]
             o += 1
-            no_wait = bits7 & 1 != 0
+            no_wait = bits10 & 1 != 0
             if o != len(buf):
                 raise _trailing("Basic.Cancel", o)
             return cls(consumer_tag, no_wait)
@@ -2593,15 +2824,18 @@ class Basic:
             self.consumer_tag = consumer_tag
 
         def encode(self) -> bytes:
-            consumer_tag = self.consumer_tag.encode()
-            if len(consumer_tag) > 255:
-                raise _too_long("Basic.CancelOk.consumer_tag", consumer_tag)
-            return b"".join(
-                (
-                    _S_BASIC_CANCEL_OK_0.pack(60, 31, len(consumer_tag)),
-                    consumer_tag,
+            try:
+                consumer_tag = self.consumer_tag.encode()
+                if len(consumer_tag) > 255:
+                    raise _too_long("Basic.CancelOk.consumer_tag", consumer_tag)
+                return b"".join(
+                    (
+                        _S_BASIC_CANCEL_OK_0.pack(60, 31, len(consumer_tag)),
+                        consumer_tag,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.CancelOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.CancelOk:
@@ -2612,7 +2846,10 @@ class Basic:
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.CancelOk.consumer_tag", o)
-            consumer_tag = buf[o:end].decode()
+            try:
+                consumer_tag = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.CancelOk.consumer_tag", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Basic.CancelOk", o)
@@ -2655,22 +2892,25 @@ class Basic:
             self.immediate = immediate
 
         def encode(self) -> bytes:
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Basic.Publish.exchange", exchange)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Basic.Publish.routing_key", routing_key)
-            bits = (1 if self.mandatory else 0) | (2 if self.immediate else 0)
-            return b"".join(
-                (
-                    _S_BASIC_PUBLISH_0.pack(60, 40, 0, len(exchange)),
-                    exchange,
-                    _S_BASIC_PUBLISH_1.pack(len(routing_key)),
-                    routing_key,
-                    _S_BASIC_PUBLISH_1.pack(bits),
+            try:
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Basic.Publish.exchange", exchange)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Basic.Publish.routing_key", routing_key)
+                bits = (1 if self.mandatory else 0) | (2 if self.immediate else 0)
+                return b"".join(
+                    (
+                        _S_BASIC_PUBLISH_0.pack(60, 40, 0, len(exchange)),
+                        exchange,
+                        _S_BASIC_PUBLISH_1.pack(len(routing_key)),
+                        routing_key,
+                        _S_BASIC_PUBLISH_1.pack(bits),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Publish", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Publish:
@@ -2681,19 +2921,25 @@ class Basic:
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.Publish.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Publish.exchange", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.Publish.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Publish.routing_key", o - 1) from None
             o = end
-            bits14 = buf[o]
+            bits20 = buf[o]
             o += 1
-            mandatory = bits14 & 1 != 0
-            immediate = bits14 & 2 != 0
+            mandatory = bits20 & 1 != 0
+            immediate = bits20 & 2 != 0
             if o != len(buf):
                 raise _trailing("Basic.Publish", o)
             return cls(exchange, routing_key, mandatory, immediate)
@@ -2735,25 +2981,30 @@ class Basic:
             self.routing_key = routing_key
 
         def encode(self) -> bytes:
-            reply_text = self.reply_text.encode()
-            if len(reply_text) > 255:
-                raise _too_long("Basic.Return.reply_text", reply_text)
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Basic.Return.exchange", exchange)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Basic.Return.routing_key", routing_key)
-            return b"".join(
-                (
-                    _S_BASIC_RETURN_0.pack(60, 50, self.reply_code, len(reply_text)),
-                    reply_text,
-                    _S_BASIC_RETURN_1.pack(len(exchange)),
-                    exchange,
-                    _S_BASIC_RETURN_1.pack(len(routing_key)),
-                    routing_key,
+            try:
+                reply_text = self.reply_text.encode()
+                if len(reply_text) > 255:
+                    raise _too_long("Basic.Return.reply_text", reply_text)
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Basic.Return.exchange", exchange)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Basic.Return.routing_key", routing_key)
+                return b"".join(
+                    (
+                        _S_BASIC_RETURN_0.pack(
+                            60, 50, self.reply_code, len(reply_text)
+                        ),
+                        reply_text,
+                        _S_BASIC_RETURN_1.pack(len(exchange)),
+                        exchange,
+                        _S_BASIC_RETURN_1.pack(len(routing_key)),
+                        routing_key,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Return", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Return:
@@ -2764,21 +3015,30 @@ class Basic:
             end = o + reply_text_len
             if end > len(buf):
                 raise _truncated("Basic.Return.reply_text", o)
-            reply_text = buf[o:end].decode()
+            try:
+                reply_text = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Return.reply_text", o - 1) from None
             o = end
             exchange_len = buf[o]
             o += 1
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.Return.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Return.exchange", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.Return.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Return.routing_key", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Basic.Return", o)
@@ -2831,26 +3091,29 @@ class Basic:
             self.routing_key = routing_key
 
         def encode(self) -> bytes:
-            consumer_tag = self.consumer_tag.encode()
-            if len(consumer_tag) > 255:
-                raise _too_long("Basic.Deliver.consumer_tag", consumer_tag)
-            bits = 1 if self.redelivered else 0
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Basic.Deliver.exchange", exchange)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Basic.Deliver.routing_key", routing_key)
-            return b"".join(
-                (
-                    _S_BASIC_DELIVER_0.pack(60, 60, len(consumer_tag)),
-                    consumer_tag,
-                    _S_BASIC_DELIVER_1.pack(self.delivery_tag, bits, len(exchange)),
-                    exchange,
-                    _S_BASIC_DELIVER_2.pack(len(routing_key)),
-                    routing_key,
+            try:
+                consumer_tag = self.consumer_tag.encode()
+                if len(consumer_tag) > 255:
+                    raise _too_long("Basic.Deliver.consumer_tag", consumer_tag)
+                bits = 1 if self.redelivered else 0
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Basic.Deliver.exchange", exchange)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Basic.Deliver.routing_key", routing_key)
+                return b"".join(
+                    (
+                        _S_BASIC_DELIVER_0.pack(60, 60, len(consumer_tag)),
+                        consumer_tag,
+                        _S_BASIC_DELIVER_1.pack(self.delivery_tag, bits, len(exchange)),
+                        exchange,
+                        _S_BASIC_DELIVER_2.pack(len(routing_key)),
+                        routing_key,
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Deliver", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Deliver:
@@ -2861,22 +3124,31 @@ class Basic:
             end = o + consumer_tag_len
             if end > len(buf):
                 raise _truncated("Basic.Deliver.consumer_tag", o)
-            consumer_tag = buf[o:end].decode()
+            try:
+                consumer_tag = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Deliver.consumer_tag", o - 1) from None
             o = end
-            delivery_tag, bits7, exchange_len = _S_BASIC_DELIVER_1.unpack_from(buf, o)
+            delivery_tag, bits10, exchange_len = _S_BASIC_DELIVER_1.unpack_from(buf, o)
             o += 10
-            redelivered = bits7 & 1 != 0
+            redelivered = bits10 & 1 != 0
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.Deliver.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Deliver.exchange", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.Deliver.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Deliver.routing_key", o - 1) from None
             o = end
             if o != len(buf):
                 raise _trailing("Basic.Deliver", o)
@@ -2911,17 +3183,20 @@ class Basic:
             self.no_ack = no_ack
 
         def encode(self) -> bytes:
-            queue = self.queue.encode()
-            if len(queue) > 255:
-                raise _too_long("Basic.Get.queue", queue)
-            bits = 1 if self.no_ack else 0
-            return b"".join(
-                (
-                    _S_BASIC_GET_0.pack(60, 70, 0, len(queue)),
-                    queue,
-                    _S_BASIC_GET_1.pack(bits),
+            try:
+                queue = self.queue.encode()
+                if len(queue) > 255:
+                    raise _too_long("Basic.Get.queue", queue)
+                bits = 1 if self.no_ack else 0
+                return b"".join(
+                    (
+                        _S_BASIC_GET_0.pack(60, 70, 0, len(queue)),
+                        queue,
+                        _S_BASIC_GET_1.pack(bits),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Get", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Get:
@@ -2932,11 +3207,14 @@ class Basic:
             end = o + queue_len
             if end > len(buf):
                 raise _truncated("Basic.Get.queue", o)
-            queue = buf[o:end].decode()
+            try:
+                queue = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.Get.queue", o - 1) from None
             o = end
-            bits7 = buf[o]
+            bits10 = buf[o]
             o += 1
-            no_ack = bits7 & 1 != 0
+            no_ack = bits10 & 1 != 0
             if o != len(buf):
                 raise _trailing("Basic.Get", o)
             return cls(queue, no_ack)
@@ -2988,24 +3266,27 @@ class Basic:
             self.message_count = message_count
 
         def encode(self) -> bytes:
-            bits = 1 if self.redelivered else 0
-            exchange = self.exchange.encode()
-            if len(exchange) > 255:
-                raise _too_long("Basic.GetOk.exchange", exchange)
-            routing_key = self.routing_key.encode()
-            if len(routing_key) > 255:
-                raise _too_long("Basic.GetOk.routing_key", routing_key)
-            return b"".join(
-                (
-                    _S_BASIC_GET_OK_0.pack(
-                        60, 71, self.delivery_tag, bits, len(exchange)
-                    ),
-                    exchange,
-                    _S_BASIC_GET_OK_1.pack(len(routing_key)),
-                    routing_key,
-                    _S_BASIC_GET_OK_2.pack(self.message_count),
+            try:
+                bits = 1 if self.redelivered else 0
+                exchange = self.exchange.encode()
+                if len(exchange) > 255:
+                    raise _too_long("Basic.GetOk.exchange", exchange)
+                routing_key = self.routing_key.encode()
+                if len(routing_key) > 255:
+                    raise _too_long("Basic.GetOk.routing_key", routing_key)
+                return b"".join(
+                    (
+                        _S_BASIC_GET_OK_0.pack(
+                            60, 71, self.delivery_tag, bits, len(exchange)
+                        ),
+                        exchange,
+                        _S_BASIC_GET_OK_1.pack(len(routing_key)),
+                        routing_key,
+                        _S_BASIC_GET_OK_2.pack(self.message_count),
+                    )
                 )
-            )
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.GetOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.GetOk:
@@ -3017,14 +3298,20 @@ class Basic:
             end = o + exchange_len
             if end > len(buf):
                 raise _truncated("Basic.GetOk.exchange", o)
-            exchange = buf[o:end].decode()
+            try:
+                exchange = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.GetOk.exchange", o - 1) from None
             o = end
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
             if end > len(buf):
                 raise _truncated("Basic.GetOk.routing_key", o)
-            routing_key = buf[o:end].decode()
+            try:
+                routing_key = buf[o:end].decode()
+            except UnicodeDecodeError:
+                raise _not_utf8("Basic.GetOk.routing_key", o - 1) from None
             o = end
             (message_count,) = _S_BASIC_GET_OK_2.unpack_from(buf, o)
             o += 4
@@ -3047,7 +3334,10 @@ class Basic:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_BASIC_GET_EMPTY_0.pack(60, 72, 0)
+            try:
+                return _S_BASIC_GET_EMPTY_0.pack(60, 72, 0)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.GetEmpty", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.GetEmpty:
@@ -3092,8 +3382,11 @@ class Basic:
             self.multiple = multiple
 
         def encode(self) -> bytes:
-            bits = 1 if self.multiple else 0
-            return _S_BASIC_ACK_0.pack(60, 80, self.delivery_tag, bits)
+            try:
+                bits = 1 if self.multiple else 0
+                return _S_BASIC_ACK_0.pack(60, 80, self.delivery_tag, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Ack", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Ack:
@@ -3135,8 +3428,11 @@ class Basic:
             self.requeue = requeue
 
         def encode(self) -> bytes:
-            bits = 1 if self.requeue else 0
-            return _S_BASIC_REJECT_0.pack(60, 90, self.delivery_tag, bits)
+            try:
+                bits = 1 if self.requeue else 0
+                return _S_BASIC_REJECT_0.pack(60, 90, self.delivery_tag, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Reject", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Reject:
@@ -3172,8 +3468,11 @@ class Basic:
             self.requeue = requeue
 
         def encode(self) -> bytes:
-            bits = 1 if self.requeue else 0
-            return _S_BASIC_RECOVER_ASYNC_0.pack(60, 100, bits)
+            try:
+                bits = 1 if self.requeue else 0
+                return _S_BASIC_RECOVER_ASYNC_0.pack(60, 100, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.RecoverAsync", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.RecoverAsync:
@@ -3195,7 +3494,7 @@ class Basic:
         METHOD_ID: ClassVar[int] = 110
         INDEX: ClassVar[int] = 0x003C_006E
         NAME: ClassVar[str] = "Basic.Recover"
-        SYNCHRONOUS: ClassVar[bool] = False
+        SYNCHRONOUS: ClassVar[bool] = True
         CONTENT: ClassVar[bool] = False
         SENT_BY_CLIENT: ClassVar[bool] = True
         SENT_BY_SERVER: ClassVar[bool] = False
@@ -3209,8 +3508,11 @@ class Basic:
             self.requeue = requeue
 
         def encode(self) -> bytes:
-            bits = 1 if self.requeue else 0
-            return _S_BASIC_RECOVER_0.pack(60, 110, bits)
+            try:
+                bits = 1 if self.requeue else 0
+                return _S_BASIC_RECOVER_0.pack(60, 110, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Recover", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Recover:
@@ -3238,7 +3540,10 @@ class Basic:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_BASIC_RECOVER_OK_0.pack(60, 111)
+            try:
+                return _S_BASIC_RECOVER_OK_0.pack(60, 111)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.RecoverOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.RecoverOk:
@@ -3281,8 +3586,11 @@ class Basic:
             self.requeue = requeue
 
         def encode(self) -> bytes:
-            bits = (1 if self.multiple else 0) | (2 if self.requeue else 0)
-            return _S_BASIC_NACK_0.pack(60, 120, self.delivery_tag, bits)
+            try:
+                bits = (1 if self.multiple else 0) | (2 if self.requeue else 0)
+                return _S_BASIC_NACK_0.pack(60, 120, self.delivery_tag, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Basic.Nack", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Nack:
@@ -3317,7 +3625,10 @@ class Tx:
         SENT_BY_SERVER: ClassVar[bool] = False
 
         def encode(self) -> bytes:
-            return _S_TX_SELECT_0.pack(90, 10)
+            try:
+                return _S_TX_SELECT_0.pack(90, 10)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Tx.Select", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Select:
@@ -3342,7 +3653,10 @@ class Tx:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_TX_SELECT_OK_0.pack(90, 11)
+            try:
+                return _S_TX_SELECT_OK_0.pack(90, 11)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Tx.SelectOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.SelectOk:
@@ -3367,7 +3681,10 @@ class Tx:
         SENT_BY_SERVER: ClassVar[bool] = False
 
         def encode(self) -> bytes:
-            return _S_TX_COMMIT_0.pack(90, 20)
+            try:
+                return _S_TX_COMMIT_0.pack(90, 20)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Tx.Commit", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Commit:
@@ -3392,7 +3709,10 @@ class Tx:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_TX_COMMIT_OK_0.pack(90, 21)
+            try:
+                return _S_TX_COMMIT_OK_0.pack(90, 21)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Tx.CommitOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.CommitOk:
@@ -3417,7 +3737,10 @@ class Tx:
         SENT_BY_SERVER: ClassVar[bool] = False
 
         def encode(self) -> bytes:
-            return _S_TX_ROLLBACK_0.pack(90, 30)
+            try:
+                return _S_TX_ROLLBACK_0.pack(90, 30)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Tx.Rollback", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Rollback:
@@ -3442,7 +3765,10 @@ class Tx:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_TX_ROLLBACK_OK_0.pack(90, 31)
+            try:
+                return _S_TX_ROLLBACK_OK_0.pack(90, 31)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Tx.RollbackOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.RollbackOk:
@@ -3481,8 +3807,11 @@ class Confirm:
             self.no_wait = no_wait
 
         def encode(self) -> bytes:
-            bits = 1 if self.no_wait else 0
-            return _S_CONFIRM_SELECT_0.pack(85, 10, bits)
+            try:
+                bits = 1 if self.no_wait else 0
+                return _S_CONFIRM_SELECT_0.pack(85, 10, bits)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Confirm.Select", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Confirm.Select:
@@ -3510,7 +3839,10 @@ class Confirm:
         SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
-            return _S_CONFIRM_SELECT_OK_0.pack(85, 11)
+            try:
+                return _S_CONFIRM_SELECT_OK_0.pack(85, 11)
+            except (struct.error, UnicodeEncodeError) as exc:
+                raise _unencodable("Confirm.SelectOk", exc) from None
 
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Confirm.SelectOk:
@@ -3547,6 +3879,7 @@ Basic.Get.RESPONSES = (
     Basic.GetOk,
     Basic.GetEmpty,
 )
+Basic.Recover.RESPONSES = (Basic.RecoverOk,)
 Tx.Select.RESPONSES = (Tx.SelectOk,)
 Tx.Commit.RESPONSES = (Tx.CommitOk,)
 Tx.Rollback.RESPONSES = (Tx.RollbackOk,)

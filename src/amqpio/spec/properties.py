@@ -118,6 +118,12 @@ class BasicProperties:
 
     def encode(self) -> bytes:
         """The flag word followed by the values of the set properties."""
+        try:
+            return self._encode()
+        except (struct.error, UnicodeEncodeError) as exc:
+            raise EncodeError(f"property value cannot be encoded: {exc}") from None
+
+    def _encode(self) -> bytes:
         # only present properties are in the instance dict (see module doc)
         d = self.__dict__
         flags = 0
