@@ -67,6 +67,15 @@ METHOD_RESPONSES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("basic", "recover"): ("recover-ok",),
 }
 
+# Who sends a method, where the XML's <chassis> is wrong. RabbitMQ's XML marks
+# connection.update-secret as implemented by the client, but the client sends
+# it (to renew an expiring credential) and the server answers update-secret-ok.
+# Key: (class, method); value: (sent_by_client, sent_by_server).
+METHOD_DIRECTIONS: Final[dict[tuple[str, str], tuple[bool, bool]]] = {
+    ("connection", "update-secret"): (True, False),
+    ("connection", "update-secret-ok"): (False, True),
+}
+
 # -- intermediate model ----------------------------------------------------
 
 FIXED_FORMATS: Final[dict[str, str]] = {
@@ -219,6 +228,9 @@ def parse(xml_bytes: bytes) -> Spec:
         methods = []
         for m in c.findall("method"):
             chassis = {ch.attrib["name"] for ch in m.findall("chassis")}
+            direction = METHOD_DIRECTIONS.get(
+                (cname, m.attrib["name"]), ("server" in chassis, "client" in chassis)
+            )
             methods.append(
                 Method(
                     class_name=cname,
@@ -229,8 +241,8 @@ def parse(xml_bytes: bytes) -> Spec:
                     content=m.attrib.get("content") == "1",
                     responses=tuple(r.attrib["name"] for r in m.findall("response"))
                     or METHOD_RESPONSES.get((cname, m.attrib["name"]), ()),
-                    sent_by_client="server" in chassis,
-                    sent_by_server="client" in chassis,
+                    sent_by_client=direction[0],
+                    sent_by_server=direction[1],
                     fields=fields(cname, m.attrib["name"], m),
                     label=m.attrib.get("label", "").strip(),
                 )
@@ -890,7 +902,9 @@ def emit_properties(spec: Spec) -> str:
     )
     out.append("from __future__ import annotations\n\n")
     out.append("import datetime\nimport struct\nfrom typing import ClassVar, Final\n\n")
-    out.append("from ..codec.errors import EncodeError, FrameDecodeError, SyntaxDecodeError\n")
+    out.append(
+        "from ..codec.errors import EncodeError, FrameDecodeError, SyntaxDecodeError\n"
+    )
     out.append("from ..codec.table import FieldTable, encode_table, read_table\n")
     out.append(
         "from ..codec.values import (\n    Buffer,\n    datetime_to_timestamp,\n"
@@ -909,7 +923,9 @@ def emit_properties(spec: Spec) -> str:
     out.append("\n\nclass BasicProperties:\n")
     out.append(f'    """Properties of a {basic.name} content header."""\n\n')
     out.append(f"    CLASS_ID: ClassVar[int] = {basic.index}\n")
-    out.append("    #: ``(python name, wire type)`` of every property, in flag order.\n")
+    out.append(
+        "    #: ``(python name, wire type)`` of every property, in flag order.\n"
+    )
     out.append("    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (\n")
     for f in props:
         out.append(f'        ("{f.py_name}", "{f.type}"),\n')
@@ -925,7 +941,9 @@ def emit_properties(spec: Spec) -> str:
         out.append(f"            self.{f.py_name} = {f.py_name}\n")
     # encode
     out.append("\n    def encode(self) -> bytes:\n")
-    out.append('        """The flag word followed by the values of the set properties."""\n')
+    out.append(
+        '        """The flag word followed by the values of the set properties."""\n'
+    )
     out.append("        try:\n")
     out.append("            return self._encode()\n")
     out.append("        except (struct.error, UnicodeEncodeError) as exc:\n")
@@ -933,7 +951,9 @@ def emit_properties(spec: Spec) -> str:
         '            raise EncodeError(f"property value cannot be encoded: {exc}") from None\n'
     )
     out.append("\n    def _encode(self) -> bytes:\n")
-    out.append("        # only present properties are in the instance dict (see module doc)\n")
+    out.append(
+        "        # only present properties are in the instance dict (see module doc)\n"
+    )
     out.append("        d = self.__dict__\n")
     out.append("        flags = 0\n")
     out.append('        parts: list[bytes] = [b""]\n')
@@ -966,9 +986,15 @@ def emit_properties(spec: Spec) -> str:
     out.append('        return b"".join(parts)\n')
     # decode
     out.append("\n    @classmethod\n")
-    out.append("    def decode(cls, payload: Buffer, offset: int = 0) -> BasicProperties:\n")
-    out.append('        """Decode ``payload[offset:]``; it must hold exactly the properties."""\n')
-    out.append("        buf = payload if isinstance(payload, bytes) else bytes(payload)\n")
+    out.append(
+        "    def decode(cls, payload: Buffer, offset: int = 0) -> BasicProperties:\n"
+    )
+    out.append(
+        '        """Decode ``payload[offset:]``; it must hold exactly the properties."""\n'
+    )
+    out.append(
+        "        buf = payload if isinstance(payload, bytes) else bytes(payload)\n"
+    )
     out.append("        props = cls.__new__(cls)\n")
     out.append("        try:\n")
     out.append("            (flags,) = _unpack_flags(buf, offset)\n")
@@ -1012,7 +1038,9 @@ def emit_properties(spec: Spec) -> str:
         " from None\n"
     )
     out.append("        if o != size:\n")
-    out.append('            raise FrameDecodeError("content header has trailing bytes", o)\n')
+    out.append(
+        '            raise FrameDecodeError("content header has trailing bytes", o)\n'
+    )
     out.append("        return props\n")
     out.append(
         "\n    def __eq__(self, other: object) -> bool:\n"
@@ -1023,8 +1051,8 @@ def emit_properties(spec: Spec) -> str:
         "        )\n\n"
         "    __hash__ = None  # type: ignore[assignment]\n\n"
         "    def __repr__(self) -> str:\n"
-        "        args = \", \".join(\n"
-        "            f\"{name}={getattr(self, name)!r}\"\n"
+        '        args = ", ".join(\n'
+        '            f"{name}={getattr(self, name)!r}"\n'
         "            for name, _ in self.FIELDS\n"
         "            if getattr(self, name) is not None\n"
         "        )\n"
@@ -1041,7 +1069,7 @@ def emit_properties(spec: Spec) -> str:
         f"    if class_id != {basic.index}:\n"
         '        raise FrameDecodeError(f"content header for class {class_id}", 0)\n'
         "    if weight:\n"
-        "        # spec: \"The weight field is unused and must be zero.\"\n"
+        '        # spec: "The weight field is unused and must be zero."\n'
         '        raise SyntaxDecodeError("content header weight is not zero", 2)\n'
         "    return class_id, body_size, BasicProperties.decode(payload, 12)\n"
         "\n\ndef _truncated(name: str, offset: int) -> FrameDecodeError:\n"

@@ -912,8 +912,8 @@ class Connection:
         NAME: ClassVar[str] = "Connection.UpdateSecret"
         SYNCHRONOUS: ClassVar[bool] = True
         CONTENT: ClassVar[bool] = False
-        SENT_BY_CLIENT: ClassVar[bool] = False
-        SENT_BY_SERVER: ClassVar[bool] = True
+        SENT_BY_CLIENT: ClassVar[bool] = True
+        SENT_BY_SERVER: ClassVar[bool] = False
         FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (
             ("new_secret", "longstr"),
             ("reason", "shortstr"),
@@ -982,8 +982,8 @@ class Connection:
         NAME: ClassVar[str] = "Connection.UpdateSecretOk"
         SYNCHRONOUS: ClassVar[bool] = True
         CONTENT: ClassVar[bool] = False
-        SENT_BY_CLIENT: ClassVar[bool] = True
-        SENT_BY_SERVER: ClassVar[bool] = False
+        SENT_BY_CLIENT: ClassVar[bool] = False
+        SENT_BY_SERVER: ClassVar[bool] = True
 
         def encode(self) -> bytes:
             try:
