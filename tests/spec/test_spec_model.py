@@ -174,9 +174,8 @@ def test_method_flags_follow_the_xml(m: XMethod) -> None:
     assert cls.CONTENT is m.content
     if (m.cls, m.name) in XML_WRONG_DIRECTION:
         # RabbitMQ's client sends update-secret; the XML's chassis says otherwise
-        assert (cls.SENT_BY_CLIENT, cls.SENT_BY_SERVER) == XML_WRONG_DIRECTION[
-            (m.cls, m.name)
-        ]
+        expected = XML_WRONG_DIRECTION[(m.cls, m.name)]
+        assert (cls.SENT_BY_CLIENT, cls.SENT_BY_SERVER) == expected
         assert cls.SENT_BY_CLIENT is not ("server" in m.chassis)
         return
     # <chassis name="server"> means the server implements it: the client sends it

@@ -1,0 +1,571 @@
+"""Channel: aio-pika's channel API over one AMQP channel of the transport."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable, Generator
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from . import exceptions as exc
+from .abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractMessage,
+    AbstractQueue,
+    Arguments,
+    ExceptionType,
+    ExchangeType,
+    TimeoutType,
+)
+from .exchange import Exchange
+from .log import logger
+from .message import IncomingMessage, ReturnedMessage
+from .queue import Queue
+from .sansio import events as ev
+from .spec import Basic, Confirm, Method
+from .spec import Channel as ChannelMethods
+from .spec import Exchange as ExchangeMethods
+from .spec import Queue as QueueMethods
+from .tools import CallbackCollection
+from .transaction import Transaction
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .transport.protocol import AMQPProtocol
+
+__all__ = ("Channel",)
+
+log = logger.getChild("channel")
+
+ConsumerCallback = Callable[[AbstractIncomingMessage], Any]
+
+
+async def _wait(future: Awaitable[Any], timeout: TimeoutType) -> Any:
+    if timeout is None:
+        return await future
+    return await asyncio.wait_for(future, timeout)
+
+
+class Channel(AbstractChannel):
+    """An AMQP channel. Use ``await connection.channel()`` or ``async with``."""
+
+    EXCHANGE_CLASS = Exchange
+    QUEUE_CLASS = Queue
+
+    def __init__(
+        self,
+        connection: Connection,
+        channel_number: int | None = None,
+        publisher_confirms: bool = True,
+        on_return_raises: bool = False,
+    ) -> None:
+        if not publisher_confirms and on_return_raises:
+            raise RuntimeError(
+                '"on_return_raises" not applicable without "publisher_confirms"'
+            )
+        self._connection = connection
+        self._channel_number = channel_number
+        self.publisher_confirms = publisher_confirms
+        self.on_return_raises = on_return_raises
+        self.close_callbacks = CallbackCollection(self)
+        self.return_callbacks = CallbackCollection(self)
+        #: Called with ``(channel, consumer_tag)`` when the broker cancels a
+        #: consumer (queue deleted, node lost): aio-pika drops these silently.
+        self.cancel_callbacks: CallbackCollection[Channel, [str]] = CallbackCollection(
+            self
+        )
+        self._protocol: AMQPProtocol | None = None
+        self._number: int | None = None
+        self._closed: asyncio.Future[Literal[True]] = (
+            asyncio.get_event_loop().create_future()
+        )
+        self._close_reason: BaseException | None = None
+        self._consumers: dict[str, tuple[ConsumerCallback, bool]] = {}
+        # message_id -> delivery tag of mandatory publishes awaiting a confirm,
+        # so that a Basic.Return (which carries no tag) finds its publish
+        self._returnable: dict[str, int] = {}
+        self._flow_active = True
+        self._initialized = False
+        self.default_exchange: Exchange
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def is_initialized(self) -> bool:
+        """True once the channel was opened."""
+        return self._initialized
+
+    @property
+    def is_closed(self) -> bool:
+        """True when closed by the broker or by ``close()`` (or never opened)."""
+        return not self._initialized or self._closed.done()
+
+    @property
+    def number(self) -> int | None:
+        """The channel number (``None`` before it is opened)."""
+        return self._number if self._number is not None else self._channel_number
+
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
+    def __str__(self) -> str:
+        return f"{self.number or 'Not initialized channel'}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} #{self} {self._connection!r}>"
+
+    def __await__(self) -> Generator[Any, Any, Channel]:
+        yield from self.initialize().__await__()
+        return self
+
+    async def __aenter__(self) -> Channel:
+        if not self._initialized:
+            await self.initialize()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def initialize(self, timeout: TimeoutType = None) -> None:
+        """Open the channel (and enable publisher confirms if asked)."""
+        if self._initialized:
+            raise RuntimeError("Already initialized")
+        if self._closed.done():
+            raise RuntimeError("Can't initialize closed channel")
+        await _wait(self._open(), timeout)
+
+    async def _open(self) -> None:
+        protocol = self._connection._get_protocol()
+        number, opened = protocol.open_channel(self, self._channel_number)
+        self._protocol = protocol
+        self._number = number
+        await opened
+        if self.publisher_confirms:
+            await protocol.request(number, Confirm.Select())
+        self._initialized = True
+        self._close_reason = None
+        if self._closed.done():
+            self._closed = asyncio.get_event_loop().create_future()
+        self.default_exchange = self.EXCHANGE_CLASS(
+            channel=self,
+            name="",
+            type=ExchangeType.DIRECT,
+            durable=False,
+            auto_delete=False,
+            internal=False,
+            passive=False,
+            arguments=None,
+        )
+
+    async def reopen(self) -> None:
+        """Open the channel again after it was closed."""
+        self._consumers.clear()
+        await self._open()
+
+    async def close(self, exc: ExceptionType | None = None) -> None:
+        """Close the channel."""
+        if not self._initialized:
+            log.warning("Channel not opened")
+            return
+        protocol = self._protocol
+        if protocol is not None and not self._closed.done():
+            await protocol.close_channel(self._number or 0)
+        if exc is None or isinstance(exc, type):
+            reason: BaseException = (exc or asyncio.CancelledError)()
+        else:
+            reason = exc
+        self._set_closed(reason)
+
+    def closed(self) -> asyncio.Future[Literal[True]]:
+        """Awaitable that completes when the channel is closed."""
+        return asyncio.shield(self._closed)
+
+    def _set_closed(self, reason: BaseException) -> None:
+        if self._closed.done():
+            return
+        self._close_reason = reason
+        self._closed.set_result(True)
+        self._consumers.clear()
+        self._returnable.clear()
+        self.close_callbacks(reason)
+
+    def _get_protocol(self) -> AMQPProtocol:
+        protocol = self._protocol
+        if not self._initialized or protocol is None:
+            raise exc.ChannelInvalidStateError("Channel was not opened")
+        if self._closed.done():
+            reason = self._close_reason
+            if isinstance(reason, exc.AMQPError):
+                raise exc.ChannelInvalidStateError(
+                    f"Channel is closed: {reason!r}"
+                ) from reason
+            raise exc.ChannelInvalidStateError("Channel is closed")
+        return protocol
+
+    async def get_underlay_channel(self) -> Channel:
+        """aio-pika returns its aiormq channel here; amqpio has one layer."""
+        self._get_protocol()
+        return self
+
+    # -- transport listener ----------------------------------------------------
+
+    def on_delivery(self, event: ev.DeliveryReceived) -> None:
+        method = event.method
+        consumer = self._consumers.get(method.consumer_tag)  # type: ignore[union-attr]
+        if consumer is None:
+            log.warning("Delivery for unknown consumer %r", method)
+            return
+        callback, no_ack = consumer
+        message = IncomingMessage(self, method, event.properties, event.body, no_ack)
+        try:
+            result = callback(message)
+        except Exception:
+            log.exception("Unhandled exception in consumer callback %r", callback)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(_log_consumer_failure)
+
+    def on_return(self, event: ev.MessageReturned) -> None:
+        message = ReturnedMessage(self, event.method, event.properties, event.body)
+        message_id = event.properties.message_id
+        tag = self._returnable.pop(message_id, None) if message_id else None
+        protocol = self._protocol
+        if tag is not None and protocol is not None:
+            confirm = protocol.take_confirm(self._number or 0, tag)
+            if confirm is not None and not confirm.done():
+                if self.on_return_raises:
+                    confirm.set_exception(exc.PublishError(message, event.method))
+                    return
+                confirm.set_result(message)  # type: ignore[arg-type]
+        if self.on_return_raises and tag is not None:
+            return
+        if not self.return_callbacks:
+            log.warning("Message returned by the broker and not handled: %r", message)
+        self.return_callbacks(message)
+
+    def on_consumer_cancelled(self, consumer_tag: str) -> None:
+        self._consumers.pop(consumer_tag, None)
+        log.warning(
+            "The broker cancelled consumer %r on channel %s", consumer_tag, self
+        )
+        self.cancel_callbacks(consumer_tag)
+
+    def on_flow(self, active: bool) -> None:
+        self._flow_active = active
+
+    def on_closed(self, error: BaseException) -> None:
+        self._set_closed(error)
+
+    # -- requests --------------------------------------------------------------
+
+    async def _request(self, method: Method, timeout: TimeoutType = None) -> Any:
+        future = self._get_protocol().request(self._number or 0, method)
+        return await _wait(future, timeout)
+
+    async def _publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: AbstractMessage,
+        mandatory: bool,
+        immediate: bool,
+        timeout: TimeoutType,
+    ) -> Any:
+        protocol = self._get_protocol()
+        if protocol._paused:
+            await protocol.drain()
+        properties = message.properties
+        if properties.message_id is None:
+            # aio-pika fills a message_id: it is how a Basic.Return (which has no
+            # delivery tag) is matched with its publish
+            properties.message_id = uuid.uuid4().hex
+        number = self._number or 0
+        confirm = protocol.publish(
+            number,
+            exchange,
+            routing_key,
+            message.body,
+            properties,
+            mandatory,
+            immediate,
+        )
+        if confirm is None:
+            return None
+        if mandatory:
+            returnable = self._returnable
+            message_id = properties.message_id
+            returnable[message_id] = protocol.last_delivery_tag
+            confirm.add_done_callback(lambda _: returnable.pop(message_id, None))
+        result = await _wait(confirm, timeout)
+        if isinstance(result, Basic.Nack):
+            raise exc.DeliveryError(None, result)
+        return result
+
+    async def _ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._get_protocol().ack(self._number or 0, delivery_tag, multiple)
+
+    async def _nack(self, delivery_tag: int, multiple: bool, requeue: bool) -> None:
+        self._get_protocol().nack(self._number or 0, delivery_tag, multiple, requeue)
+
+    async def _reject(self, delivery_tag: int, requeue: bool) -> None:
+        self._get_protocol().reject(self._number or 0, delivery_tag, requeue)
+
+    async def _consume(
+        self,
+        queue: str,
+        callback: ConsumerCallback,
+        no_ack: bool,
+        exclusive: bool,
+        arguments: Arguments,
+        consumer_tag: str | None,
+        timeout: TimeoutType,
+    ) -> str:
+        tag = consumer_tag or f"ctag{self._number}.{uuid.uuid4().hex}"
+        # registered before the request so no delivery can race the ConsumeOk
+        self._consumers[tag] = (callback, no_ack)
+        try:
+            await self._request(
+                Basic.Consume(
+                    queue=queue,
+                    consumer_tag=tag,
+                    no_local=False,
+                    no_ack=no_ack,
+                    exclusive=exclusive,
+                    no_wait=False,
+                    arguments=arguments or {},
+                ),
+                timeout,
+            )
+        except BaseException:
+            self._consumers.pop(tag, None)
+            raise
+        return tag
+
+    async def _cancel(
+        self, consumer_tag: str, timeout: TimeoutType, nowait: bool
+    ) -> Basic.CancelOk | None:
+        if nowait:
+            self._get_protocol().send(
+                self._number or 0, Basic.Cancel(consumer_tag, no_wait=True)
+            )
+            self._consumers.pop(consumer_tag, None)
+            return None
+        try:
+            result: Basic.CancelOk = await self._request(
+                Basic.Cancel(consumer_tag, no_wait=False), timeout
+            )
+        finally:
+            self._consumers.pop(consumer_tag, None)
+        return result
+
+    # -- aio-pika API ----------------------------------------------------------
+
+    async def declare_exchange(
+        self,
+        name: str,
+        type: ExchangeType | str = ExchangeType.DIRECT,
+        *,
+        durable: bool = False,
+        auto_delete: bool = False,
+        internal: bool = False,
+        passive: bool = False,
+        arguments: Arguments = None,
+        timeout: TimeoutType = None,
+    ) -> AbstractExchange:
+        """Declare an exchange (``passive=True`` only checks it exists)."""
+        exchange = self.EXCHANGE_CLASS(
+            channel=self,
+            name=name,
+            type=type,
+            durable=durable,
+            auto_delete=auto_delete,
+            internal=internal,
+            passive=passive,
+            arguments=arguments,
+        )
+        await exchange.declare(timeout=timeout)
+        return exchange
+
+    async def get_exchange(self, name: str, *, ensure: bool = True) -> AbstractExchange:
+        """An existing exchange; ``ensure=True`` checks with a passive declare."""
+        if ensure:
+            return await self.declare_exchange(name=name, passive=True)
+        return self.EXCHANGE_CLASS(
+            channel=self,
+            name=name,
+            durable=False,
+            auto_delete=False,
+            internal=False,
+            passive=True,
+            arguments=None,
+        )
+
+    async def declare_queue(
+        self,
+        name: str | None = None,
+        *,
+        durable: bool = False,
+        exclusive: bool = False,
+        passive: bool = False,
+        auto_delete: bool = False,
+        arguments: Arguments = None,
+        timeout: TimeoutType = None,
+    ) -> AbstractQueue:
+        """Declare a queue; without a name the broker names it."""
+        queue = self.QUEUE_CLASS(
+            channel=self,
+            name=name,
+            durable=durable,
+            exclusive=exclusive,
+            auto_delete=auto_delete,
+            arguments=arguments,
+            passive=passive,
+        )
+        await queue.declare(timeout=timeout)
+        return queue
+
+    async def get_queue(self, name: str, *, ensure: bool = True) -> AbstractQueue:
+        """An existing queue; ``ensure=True`` checks with a passive declare."""
+        if ensure:
+            return await self.declare_queue(name=name, passive=True)
+        return self.QUEUE_CLASS(
+            channel=self,
+            name=name,
+            durable=False,
+            exclusive=False,
+            auto_delete=False,
+            arguments=None,
+            passive=True,
+        )
+
+    async def set_qos(
+        self,
+        prefetch_count: int = 0,
+        prefetch_size: int = 0,
+        global_: bool = False,
+        timeout: TimeoutType = None,
+        all_channels: bool | None = None,
+    ) -> Basic.QosOk:
+        """Basic.Qos: limit unacknowledged deliveries."""
+        if all_channels is not None:
+            global_ = all_channels
+        result: Basic.QosOk = await self._request(
+            Basic.Qos(prefetch_size, prefetch_count, global_), timeout
+        )
+        return result
+
+    @overload
+    async def queue_delete(
+        self,
+        queue_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        nowait: Literal[False] = False,
+    ) -> QueueMethods.DeleteOk: ...
+
+    @overload
+    async def queue_delete(
+        self,
+        queue_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        nowait: Literal[True] = True,
+    ) -> None: ...
+
+    @overload
+    async def queue_delete(
+        self,
+        queue_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        nowait: bool = False,
+    ) -> QueueMethods.DeleteOk | None: ...
+
+    async def queue_delete(
+        self,
+        queue_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        if_empty: bool = False,
+        nowait: bool = False,
+    ) -> QueueMethods.DeleteOk | None:
+        """Delete a queue by name."""
+        result: QueueMethods.DeleteOk | None = await self._request(
+            QueueMethods.Delete(queue_name, if_unused, if_empty, nowait), timeout
+        )
+        return result
+
+    @overload
+    async def exchange_delete(
+        self,
+        exchange_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        nowait: Literal[False] = False,
+    ) -> ExchangeMethods.DeleteOk: ...
+
+    @overload
+    async def exchange_delete(
+        self,
+        exchange_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        nowait: Literal[True] = True,
+    ) -> None: ...
+
+    @overload
+    async def exchange_delete(
+        self,
+        exchange_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        nowait: bool = False,
+    ) -> ExchangeMethods.DeleteOk | None: ...
+
+    async def exchange_delete(
+        self,
+        exchange_name: str,
+        timeout: TimeoutType = None,
+        if_unused: bool = False,
+        nowait: bool = False,
+    ) -> ExchangeMethods.DeleteOk | None:
+        """Delete an exchange by name."""
+        result: ExchangeMethods.DeleteOk | None = await self._request(
+            ExchangeMethods.Delete(exchange_name, if_unused, nowait), timeout
+        )
+        return result
+
+    def transaction(self) -> Transaction:
+        """A transaction on this channel (needs ``publisher_confirms=False``)."""
+        if self.publisher_confirms:
+            raise RuntimeError(
+                "Cannot create transaction when publisher confirms are enabled"
+            )
+        return Transaction(self)
+
+    async def flow(self, active: bool = True) -> ChannelMethods.FlowOk:
+        """Ask the broker to stop (False) or resume (True) deliveries."""
+        result: ChannelMethods.FlowOk = await self._request(ChannelMethods.Flow(active))
+        return result
+
+
+def _log_consumer_failure(task: asyncio.Future[Any]) -> None:
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("Unhandled exception in consumer callback", exc_info=error)
