@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import os
 import platform
+import statistics
 import sys
 import time
 import uuid
@@ -30,7 +31,7 @@ Scenario = Callable[[ModuleType, str, int], Awaitable[float]]
 
 async def publish_confirmed_sequential(lib: ModuleType, url: str, n: int) -> float:
     """Publish with confirms, awaiting each publish (typical aio-pika code)."""
-    n = n // 4
+    n = max(1, n // 5)
     async with await lib.connect(url) as connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(
@@ -45,25 +46,42 @@ async def publish_confirmed_sequential(lib: ModuleType, url: str, n: int) -> flo
     return n / elapsed
 
 
-async def publish_confirmed_concurrent(lib: ModuleType, url: str, n: int) -> float:
-    """Publish with confirms, 100 in flight at a time."""
+async def _pipelined(
+    lib: ModuleType, url: str, n: int, body: bytes, window: int
+) -> float:
     async with await lib.connect(url) as connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(
             f"bench-{uuid.uuid4().hex}", auto_delete=True
         )
         exchange = channel.default_exchange
+        slots = asyncio.Semaphore(window)
+
+        async def one() -> None:
+            try:
+                await exchange.publish(lib.Message(body), routing_key=queue.name)
+            finally:
+                slots.release()
+
+        tasks = []
         start = time.perf_counter()
-        for _ in range(n // 100):
-            await asyncio.gather(
-                *(
-                    exchange.publish(lib.Message(BODY), routing_key=queue.name)
-                    for _ in range(100)
-                )
-            )
+        for _ in range(n):
+            await slots.acquire()
+            tasks.append(asyncio.ensure_future(one()))
+        await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
         await queue.delete(if_unused=False, if_empty=False)
-    return (n // 100 * 100) / elapsed
+    return n / elapsed
+
+
+async def publish_confirmed_pipelined(lib: ModuleType, url: str, n: int) -> float:
+    """Publish with confirms, up to 1000 outstanding."""
+    return await _pipelined(lib, url, n, BODY, 1000)
+
+
+async def publish_1mib(lib: ModuleType, url: str, n: int) -> float:
+    """1 MiB messages with confirms, 10 outstanding (MiB/s == msg/s)."""
+    return await _pipelined(lib, url, max(10, n // 200), b"m" * 1048576, 10)
 
 
 async def publish_no_confirms(lib: ModuleType, url: str, n: int) -> float:
@@ -99,11 +117,11 @@ async def _fill(lib: ModuleType, url: str, n: int) -> str:
 
 
 async def consume_ack(lib: ModuleType, url: str, n: int) -> float:
-    """Consume with a callback and manual acks (prefetch 100)."""
+    """Consume with a callback and manual acks (prefetch 1000)."""
     name = await _fill(lib, url, n)
     async with await lib.connect(url) as connection:
         channel = await connection.channel()
-        await channel.set_qos(prefetch_count=100)
+        await channel.set_qos(prefetch_count=1000)
         queue = await channel.declare_queue(name)
         done = asyncio.get_running_loop().create_future()
         count = 0
@@ -116,19 +134,19 @@ async def consume_ack(lib: ModuleType, url: str, n: int) -> float:
                 done.set_result(None)
 
         start = time.perf_counter()
-        await queue.consume(on_message)
+        tag = await queue.consume(on_message)
         await done
         elapsed = time.perf_counter() - start
+        await queue.cancel(tag)
         await queue.delete(if_unused=False, if_empty=False)
     return n / elapsed
 
 
-async def consume_iterator_no_ack(lib: ModuleType, url: str, n: int) -> float:
+async def consume_no_ack(lib: ModuleType, url: str, n: int) -> float:
     """Consume with ``async for`` and no_ack."""
     name = await _fill(lib, url, n)
     async with await lib.connect(url) as connection:
         channel = await connection.channel()
-        await channel.set_qos(prefetch_count=1000)
         queue = await channel.declare_queue(name)
         count = 0
         start = time.perf_counter()
@@ -142,12 +160,58 @@ async def consume_iterator_no_ack(lib: ModuleType, url: str, n: int) -> float:
     return n / elapsed
 
 
-SCENARIOS: list[tuple[str, Scenario]] = [
-    ("publish, confirms, awaited one by one", publish_confirmed_sequential),
-    ("publish, confirms, 100 in flight", publish_confirmed_concurrent),
+async def rpc_round_trip(lib: ModuleType, url: str, n: int) -> list[float]:
+    """Request/reply through a server queue and an exclusive reply queue.
+
+    Returns the round-trip latencies in seconds (one call at a time).
+    """
+    n = max(10, n // 10)
+    async with await lib.connect(url) as connection:
+        server_channel = await connection.channel()
+        requests = await server_channel.declare_queue(
+            f"bench-rpc-{uuid.uuid4().hex}", auto_delete=True
+        )
+
+        async def serve(message: Any) -> None:
+            await server_channel.default_exchange.publish(
+                lib.Message(message.body, correlation_id=message.correlation_id),
+                routing_key=message.reply_to,
+            )
+            await message.ack()
+
+        await requests.consume(serve)
+        channel = await connection.channel()
+        replies = await channel.declare_queue(exclusive=True)
+        waiting: dict[str, asyncio.Future[Any]] = {}
+
+        async def on_reply(message: Any) -> None:
+            future = waiting.pop(message.correlation_id, None)
+            if future is not None:
+                future.set_result(message.body)
+
+        await replies.consume(on_reply, no_ack=True)
+        latencies = []
+        loop = asyncio.get_running_loop()
+        for i in range(n):
+            correlation_id = str(i)
+            future = waiting[correlation_id] = loop.create_future()
+            start = time.perf_counter()
+            await channel.default_exchange.publish(
+                lib.Message(BODY, correlation_id=correlation_id, reply_to=replies.name),
+                routing_key=requests.name,
+            )
+            await future
+            latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+THROUGHPUT: list[tuple[str, Scenario]] = [
     ("publish, no confirms", publish_no_confirms),
-    ("consume callback + ack, prefetch 100", consume_ack),
-    ("consume async-for, no_ack", consume_iterator_no_ack),
+    ("publish, confirms, 1000 outstanding", publish_confirmed_pipelined),
+    ("consume, manual ack, prefetch 1000", consume_ack),
+    ("consume, no_ack (async for)", consume_no_ack),
+    ("publish, confirms, one at a time", publish_confirmed_sequential),
+    ("publish 1 MiB, confirms, 10 outstanding", publish_1mib),
 ]
 
 
@@ -157,40 +221,57 @@ def broker_url() -> tuple[str, Any]:
         return url, None
     from amqpio.testing.rabbitmq import RabbitNode
 
-    node = RabbitNode(node_name="bench", amqp_port=5700, dist_port=25700)
+    node = RabbitNode("bench", port=5700, dist_port=25700)
     node.start()
     return node.url, node
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def main_async(url: str, n: int, repeat: int, only: str | None) -> None:
     libs = {name: importlib.import_module(name) for name in ("amqpio", "aio_pika")}
     print(
         f"Python {platform.python_version()}, amqpio {libs['amqpio'].__version__}, "
-        f"aio-pika {libs['aio_pika'].__version__}, {n} messages of {len(BODY)} B"
+        f"aio-pika {libs['aio_pika'].__version__}, {n} messages of {len(BODY)} B, "
+        f"median of {repeat} interleaved rounds"
     )
     print()
-    print("| scenario | amqpio msg/s | aio-pika msg/s | ratio |")
+    print("| scenario | amqpio | aio-pika | ratio |")
     print("|---|---:|---:|---:|")
-    for title, scenario in SCENARIOS:
+    for title, scenario in THROUGHPUT:
         if only and only not in scenario.__name__:
             continue
-        best = {"amqpio": 0.0, "aio_pika": 0.0}
+        runs: dict[str, list[float]] = {name: [] for name in libs}
         for _ in range(repeat):
             for name, lib in libs.items():
-                best[name] = max(best[name], await scenario(lib, url, n))
-        ratio = best["amqpio"] / best["aio_pika"]
+                runs[name].append(await scenario(lib, url, n))
+        ours, theirs = (statistics.median(runs[name]) for name in libs)
         print(
-            f"| {title} | {best['amqpio']:,.0f} | {best['aio_pika']:,.0f} "
-            f"| {ratio:.2f}x |"
+            f"| {title} (msg/s) | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x |"
         )
         sys.stdout.flush()
+    if only and only not in "rpc_round_trip":
+        return
+    samples: dict[str, list[float]] = {name: [] for name in libs}
+    for _ in range(repeat):
+        for name, lib in libs.items():
+            samples[name].extend(await rpc_round_trip(lib, url, n))
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        ours, theirs = (percentile(samples[name], fraction) * 1e6 for name in libs)
+        print(
+            f"| RPC round trip {label} (µs, lower is better) | {ours:,.0f} "
+            f"| {theirs:,.0f} | {theirs / ours:.2f}x |"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None)
     parser.add_argument("--messages", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None, help="run scenarios matching this")
     args = parser.parse_args()
     node = None

@@ -44,6 +44,7 @@ LAYER_OF: Final[tuple[tuple[str, str], ...]] = (
     ("tools", "api"),
     ("log", "api"),
     ("_version", "api"),
+    ("_eager", "api"),
     ("robust_*", "robust"),
     ("_topology", "robust"),
     ("patterns", "patterns"),

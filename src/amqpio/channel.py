@@ -6,10 +6,11 @@ import asyncio
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Generator
-from types import TracebackType
+from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import exceptions as exc
+from ._eager import run_eagerly
 from .abc import (
     AbstractChannel,
     AbstractExchange,
@@ -232,7 +233,10 @@ class Channel(AbstractChannel):
         except Exception:
             log.exception("Unhandled exception in consumer callback %r", callback)
             return
-        if inspect.isawaitable(result):
+        if type(result) is CoroutineType:
+            # no task per message unless the callback really suspends
+            run_eagerly(result)
+        elif inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
             task.add_done_callback(_log_consumer_failure)
 

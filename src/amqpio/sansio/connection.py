@@ -119,6 +119,8 @@ class Connection:
         self._sniffing = False
         self._preamble = b""
         self._reader_failed = False
+        self._frames: list[tuple[int, int, bytes]] = []
+        self._frame_index = 0
         self._close: _C.Close | None = None
         self._next_request_id = 1
         self._secret_updates = 0
@@ -410,15 +412,26 @@ class Connection:
         reader.feed(data)
         channels = self._channels
         machine = self._machine
+        # Frames are read in batches; the position is stored before a frame is
+        # handled, so after a fault (which raises out of this loop) the frames
+        # still batched are handled by the next call, as if still buffered.
+        frames = self._frames
         while True:
-            try:
-                frame = reader.read_frame()
-            except DecodeError:
-                self._reader_failed = True
-                raise
-            if frame is None:
-                return
-            frame_type, channel_id, payload = frame
+            index = self._frame_index
+            if index == len(frames):
+                try:
+                    frames = self._frames = reader.read_frames()
+                except DecodeError:
+                    self._frames = []
+                    self._frame_index = 0
+                    self._reader_failed = True
+                    raise
+                index = 0
+                if not frames:
+                    self._frame_index = 0
+                    return
+            self._frame_index = index + 1
+            frame_type, channel_id, payload = frames[index]
             if channel_id == 0:
                 self._on_channel_zero(frame_type, payload)
                 if machine.state is _S.CLOSED:
