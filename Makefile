@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup gen check-gen lint typecheck test unit bench clean
+.PHONY: setup gen check-gen lint test bench demo clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test: setup check-gen lint
 
 bench: setup
 	$(PY) benchmarks/codec_bench.py
+	$(PY) benchmarks/client_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The main job: amqpio end to end on a local broker it starts (or reuses) itself.
+demo: setup
+	$(PY) tools/demo.py
