@@ -579,7 +579,7 @@ class MethodEmitter:
                 targets.append(f"{var}_len")
                 flush()
                 lines.append(f"end = o + {var}_len")
-                lines.append("if end > len(buf):")
+                lines.append("if end > size:")
                 lines.append(f'    raise _truncated("{m_name(m)}.{item.py_name}", o)')
                 if not item.reserved:
                     conv = "buf[o:end].decode()" if kind == "shortstr" else "buf[o:end]"
@@ -595,7 +595,7 @@ class MethodEmitter:
                         lines.append(f"{var} = {conv}")
                 lines.append("o = end")
         flush()
-        lines.append("if o != len(buf):")
+        lines.append("if o != size:")
         lines.append(f'    raise _trailing("{m_name(m)}", o)')
         names = [f.py_name for f in m.fields if not f.reserved]
         lines.append(f"return cls({', '.join(names)})")
@@ -866,6 +866,7 @@ def emit_method_class(
     lines.append(
         "            buf = payload if isinstance(payload, bytes) else bytes(payload)"
     )
+    lines.append("            size = len(buf)")
     lines.append("            o = offset")
     lines.extend(f"            {line}" for line in dec)
     return lines
@@ -999,12 +1000,14 @@ def emit_properties(spec: Spec) -> str:
     out.append("        try:\n")
     out.append("            (flags,) = _unpack_flags(buf, offset)\n")
     out.append("            o = offset + 2\n")
-    out.append("            if flags & 1:\n")
-    out.append("                o = _skip_continuation(buf, o)\n")
-    out.append("            if flags & ~_KNOWN_FLAGS & 0xFFFE:\n")
+    out.append("            if flags & ~_KNOWN_FLAGS:\n")
+    out.append("                if flags & ~_KNOWN_FLAGS & 0xFFFE:\n")
+    out.append("                    raise SyntaxDecodeError(\n")
     out.append(
-        '                raise SyntaxDecodeError(f"unknown property flags {flags:#06x}", offset)\n'
+        '                        f"unknown property flags {flags:#06x}", offset\n'
     )
+    out.append("                    )\n")
+    out.append("                o = _skip_continuation(buf, o)\n")
     out.append("            size = len(buf)\n")
     for i, f in enumerate(props):
         bit = 1 << (15 - i)

@@ -89,6 +89,8 @@ _d: Final = struct.Struct(">d")
 _BI_DEC: Final = struct.Struct(">BI")
 _LONG_UNPACK: Final = LONG.unpack_from
 _pack_key: Final = _B.pack
+_pack_double: Final = _Bd.pack
+_DOUBLE_UNPACK: Final = _d.unpack_from
 _pack_size: Final = LONG.pack
 _pack_long_head: Final = _BI.pack
 _pack_int_head: Final = _Bi.pack
@@ -218,46 +220,49 @@ def _key_prefix(key: str) -> bytes:
 def _encode_table(table: FieldTable, depth: int) -> bytes:
     if depth > MAX_DEPTH:
         raise EncodeError(f"field table nested deeper than {MAX_DEPTH} levels")
-    parts = [b""]  # placeholder for the size
+    parts: list[bytes] = []
     append = parts.append
-    size = 0
     prefixes = _KEY_PREFIXES
     encoders = _ENCODERS
     for key, value in table.items():
         prefix = prefixes.get(key) or _key_prefix(key)
         kind = type(value)
-        # str and small ints dominate real headers: encode them inline
+        # the types real headers and arguments use most are encoded inline
         if kind is str:
             raw = value.encode()  # type: ignore[union-attr]
-            head = prefix + _pack_long_head(b"S", len(raw))
-            append(head)
+            append(prefix + _pack_long_head(b"S", len(raw)))
             append(raw)
-            size += len(head) + len(raw)
         elif kind is int and -0x80000000 <= value <= 0x7FFFFFFF:  # type: ignore[operator]
             append(prefix + _pack_int_head(b"I", value))
-            size += len(prefix) + 5
+        elif kind is bool:
+            append(prefix + (_TRUE if value else _FALSE))
+        elif kind is float:
+            append(prefix + _pack_double(b"d", value))
+        elif value is None:
+            append(prefix + _VOID)
         else:
-            piece = prefix + (encoders.get(kind) or _encoder_for(value))(value, depth)
-            append(piece)
-            size += len(piece)
-    if size > 0xFFFFFFFF:
+            append(prefix + (encoders.get(kind) or _encoder_for(value))(value, depth))
+    # joining first and prefixing the size costs one small copy, less than
+    # keeping a running total in the loop
+    body = b"".join(parts)
+    if len(body) > 0xFFFFFFFF:
         raise EncodeError("field table larger than 2**32 - 1 bytes")
-    parts[0] = _pack_size(size)
-    return b"".join(parts)
+    return _pack_size(len(body)) + body
 
 
 def _encode_array(array: FieldArray, depth: int) -> bytes:
     if depth > MAX_DEPTH:
         raise EncodeError(f"field array nested deeper than {MAX_DEPTH} levels")
     encoders = _ENCODERS
-    parts = [b""]
-    for value in array:
-        parts.append((encoders.get(type(value)) or _encoder_for(value))(value, depth))
-    size = sum(map(len, parts))
-    if size > 0xFFFFFFFF:
+    body = b"".join(
+        [
+            (encoders.get(type(value)) or _encoder_for(value))(value, depth)
+            for value in array
+        ]
+    )
+    if len(body) > 0xFFFFFFFF:
         raise EncodeError("field array larger than 2**32 - 1 bytes")
-    parts[0] = _pack_size(size)
-    return b"".join(parts)
+    return _pack_size(len(body)) + body
 
 
 def encode_table(table: FieldTable | None) -> bytes:
@@ -407,8 +412,22 @@ def _decode_value(buf: bytes, o: int, end: int, depth: int) -> tuple[FieldValue,
     return decoder(buf, o + 1, end, depth)
 
 
+# Decoded keys by their bytes: the same few header names arrive again and
+# again, and a dict lookup is cheaper than decoding UTF-8. Bounded, since the
+# keys come from the peer.
+_DECODED_KEYS: dict[bytes, str] = {}
+
+
+def _decoded_key(raw: bytes) -> str:
+    key = raw.decode()
+    if len(_DECODED_KEYS) >= _KEY_CACHE_MAX:
+        _DECODED_KEYS.clear()
+    _DECODED_KEYS[raw] = key
+    return key
+
+
 def _decode_table(
-    buf: bytes, offset: int, outer_end: int, depth: int
+    buf: bytes, offset: int, outer_end: int = -1, depth: int = 0
 ) -> tuple[dict[str, FieldValue], int]:
     # The hot path: the value types RabbitMQ and aio-pika put in headers
     # most often are decoded inline; the rest go through _DECODERS.
@@ -416,19 +435,27 @@ def _decode_table(
         raise SyntaxDecodeError(f"field table nested deeper than {MAX_DEPTH}", offset)
     (size,) = _LONG_UNPACK(buf, offset)
     end = offset + 4 + size
+    if outer_end < 0:
+        outer_end = len(buf)
     if end > outer_end:
         raise FrameDecodeError("field table runs past the end of its container", offset)
     result: dict[str, FieldValue] = {}
     o = offset + 4
+    decoded_keys = _DECODED_KEYS
     while o < end:
         key_end = o + 1 + buf[o]
         # the key and its type octet must both lie inside the table
         if key_end >= end:
             raise FrameDecodeError("field table key runs past the end of its table", o)
-        try:
-            key = buf[o + 1 : key_end].decode()
-        except UnicodeDecodeError:
-            raise SyntaxDecodeError("field table key is not valid UTF-8", o) from None
+        raw_key = buf[o + 1 : key_end]
+        key = decoded_keys.get(raw_key)
+        if key is None:
+            try:
+                key = _decoded_key(raw_key)
+            except UnicodeDecodeError:
+                raise SyntaxDecodeError(
+                    "field table key is not valid UTF-8", o
+                ) from None
         kind = buf[key_end]
         o = key_end + 1
         if kind == 0x53:  # S
@@ -452,6 +479,9 @@ def _decode_table(
             o += 1
         elif kind == 0x6C:  # l
             result[key] = _INT64_UNPACK(buf, o)[0]
+            o += 8
+        elif kind == 0x64:  # d
+            result[key] = _DOUBLE_UNPACK(buf, o)[0]
             o += 8
         elif kind == 0x46:  # F
             result[key], o = _decode_table(buf, o, end, depth + 1)
@@ -488,13 +518,11 @@ def _decode_array(
     return result, end
 
 
-def read_table(buf: bytes, offset: int) -> tuple[dict[str, FieldValue], int]:
-    """``decode_table`` for generated codecs that map struct/index errors themselves.
-
-    Skips the wrapper's buffer normalisation and exception mapping: a
-    truncated table raises ``struct.error`` or ``IndexError`` here.
-    """
-    return _decode_table(buf, offset, len(buf), 0)
+#: ``read_table(buf, offset)``: ``decode_table`` for generated codecs that map
+#: struct/index errors themselves. It skips the wrapper's buffer normalisation
+#: and exception mapping: a truncated table raises ``struct.error`` or
+#: ``IndexError``, and ``buf`` must be ``bytes``.
+read_table: Final = _decode_table
 
 
 def decode_table(

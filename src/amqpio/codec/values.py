@@ -41,7 +41,10 @@ LONGLONG: Final = struct.Struct(">Q")
 
 SHORTSTR_MAX: Final = 255
 LONGSTR_MAX: Final = 0xFFFFFFFF
-_EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_UTC: Final = datetime.timezone.utc
+_EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=_UTC)
+_ONE_SECOND: Final = datetime.timedelta(seconds=1)
+_EXACT: Final = decimal.Context(prec=decimal.MAX_PREC, traps=[decimal.Inexact])
 
 
 def _utf8(value: str) -> bytes:
@@ -108,7 +111,7 @@ def datetime_to_timestamp(value: datetime.datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
     # exact integer arithmetic: a float loses whole seconds near the extremes
-    seconds = (value - _EPOCH) // datetime.timedelta(seconds=1)
+    seconds = (value - _EPOCH) // _ONE_SECOND
     if not 0 <= seconds <= 0xFFFFFFFFFFFFFFFF:
         raise EncodeError(f"timestamp {value!r} is outside the unsigned 64-bit range")
     return seconds
@@ -117,28 +120,31 @@ def datetime_to_timestamp(value: datetime.datetime) -> int:
 def timestamp_to_datetime(value: int) -> datetime.datetime:
     """An aware UTC datetime for ``value`` seconds since the epoch."""
     try:
-        return _EPOCH + datetime.timedelta(seconds=value)
-    except OverflowError:
+        # an int is converted exactly (no float rounding)
+        return datetime.datetime.fromtimestamp(value, _UTC)
+    except (OverflowError, OSError, ValueError):
         raise SyntaxDecodeError(f"timestamp {value} is out of range") from None
 
 
 def decimal_to_wire(value: decimal.Decimal) -> tuple[int, int]:
     """Return ``(scale, unsigned value)`` for an AMQP decimal."""
-    if not value.is_finite() or value < 0:
+    sign, _, exponent = value.as_tuple()
+    # a NaN or infinity has a str exponent ("n", "N", "F")
+    if not isinstance(exponent, int) or (sign and value):
         raise EncodeError(f"decimal {value} must be finite and non-negative")
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    unscaled = int("".join(map(str, digits)) or "0")
-    scale = -exponent
-    if scale < 0:
-        unscaled *= 10**-scale
+    if exponent < 0:
+        scale = -exponent
+        # scaleb only moves the exponent; _EXACT has room for any value
+        unscaled = int(_EXACT.scaleb(value, scale))
+    else:
         scale = 0
+        unscaled = int(value)
     if scale > 255 or unscaled > 0xFFFFFFFF:
         raise EncodeError(f"decimal {value} does not fit scale octet + 32-bit value")
-    return scale, unscaled
+    return scale, abs(unscaled)
 
 
 def wire_to_decimal(scale: int, unscaled: int) -> decimal.Decimal:
     """Build the Decimal for an AMQP ``(scale, value)`` pair."""
-    # built from the digits, so the caller's decimal context cannot round it
-    return decimal.Decimal((0, tuple(map(int, str(unscaled))), -scale))
+    # built from a string: exact, whatever the caller's decimal context
+    return decimal.Decimal(f"{unscaled}E-{scale}")

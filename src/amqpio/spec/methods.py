@@ -300,6 +300,7 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Start:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             version_major, version_minor = _S_CONNECTION_START_2.unpack_from(buf, o)
             o += 2
@@ -307,18 +308,18 @@ class Connection:
             (mechanisms_len,) = _S_CONNECTION_START_1.unpack_from(buf, o)
             o += 4
             end = o + mechanisms_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Start.mechanisms", o)
             mechanisms = buf[o:end]
             o = end
             (locales_len,) = _S_CONNECTION_START_1.unpack_from(buf, o)
             o += 4
             end = o + locales_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Start.locales", o)
             locales = buf[o:end]
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Start", o)
             return cls(
                 version_major, version_minor, server_properties, mechanisms, locales
@@ -389,12 +390,13 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.StartOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             client_properties, o = read_table(buf, o)
             mechanism_len = buf[o]
             o += 1
             end = o + mechanism_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.StartOk.mechanism", o)
             try:
                 mechanism = buf[o:end].decode()
@@ -404,21 +406,21 @@ class Connection:
             (response_len,) = _S_CONNECTION_START_OK_2.unpack_from(buf, o)
             o += 4
             end = o + response_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.StartOk.response", o)
             response = buf[o:end]
             o = end
             locale_len = buf[o]
             o += 1
             end = o + locale_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.StartOk.locale", o)
             try:
                 locale = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Connection.StartOk.locale", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.StartOk", o)
             return cls(client_properties, mechanism, response, locale)
 
@@ -459,15 +461,16 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Secure:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (challenge_len,) = _S_CONNECTION_SECURE_1.unpack_from(buf, o)
             o += 4
             end = o + challenge_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Secure.challenge", o)
             challenge = buf[o:end]
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Secure", o)
             return cls(challenge)
 
@@ -508,15 +511,16 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.SecureOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (response_len,) = _S_CONNECTION_SECURE_OK_1.unpack_from(buf, o)
             o += 4
             end = o + response_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.SecureOk.response", o)
             response = buf[o:end]
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.SecureOk", o)
             return cls(response)
 
@@ -563,10 +567,11 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Tune:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             channel_max, frame_max, heartbeat = _S_CONNECTION_TUNE_1.unpack_from(buf, o)
             o += 8
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Tune", o)
             return cls(channel_max, frame_max, heartbeat)
 
@@ -613,12 +618,13 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.TuneOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             channel_max, frame_max, heartbeat = _S_CONNECTION_TUNE_OK_1.unpack_from(
                 buf, o
             )
             o += 8
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.TuneOk", o)
             return cls(channel_max, frame_max, heartbeat)
 
@@ -662,11 +668,12 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Open:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             virtual_host_len = buf[o]
             o += 1
             end = o + virtual_host_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Open.virtual_host", o)
             try:
                 virtual_host = buf[o:end].decode()
@@ -676,11 +683,11 @@ class Connection:
             _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Open.reserved_1", o)
             o = end
             o += 1
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Open", o)
             return cls(virtual_host)
 
@@ -707,14 +714,15 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.OpenOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.OpenOk.reserved_1", o)
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.OpenOk", o)
             return cls()
 
@@ -774,11 +782,12 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Close:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             reply_code, reply_text_len = _S_CONNECTION_CLOSE_2.unpack_from(buf, o)
             o += 3
             end = o + reply_text_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Close.reply_text", o)
             try:
                 reply_text = buf[o:end].decode()
@@ -787,7 +796,7 @@ class Connection:
             o = end
             class_id, method_id = _S_CONNECTION_CLOSE_1.unpack_from(buf, o)
             o += 4
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Close", o)
             return cls(reply_code, reply_text, class_id, method_id)
 
@@ -814,8 +823,9 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.CloseOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.CloseOk", o)
             return cls()
 
@@ -858,18 +868,19 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Blocked:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             reason_len = buf[o]
             o += 1
             end = o + reason_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.Blocked.reason", o)
             try:
                 reason = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Connection.Blocked.reason", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Blocked", o)
             return cls(reason)
 
@@ -896,8 +907,9 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.Unblocked:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.Unblocked", o)
             return cls()
 
@@ -949,25 +961,26 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.UpdateSecret:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (new_secret_len,) = _S_CONNECTION_UPDATE_SECRET_2.unpack_from(buf, o)
             o += 4
             end = o + new_secret_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.UpdateSecret.new_secret", o)
             new_secret = buf[o:end]
             o = end
             reason_len = buf[o]
             o += 1
             end = o + reason_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Connection.UpdateSecret.reason", o)
             try:
                 reason = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Connection.UpdateSecret.reason", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.UpdateSecret", o)
             return cls(new_secret, reason)
 
@@ -994,8 +1007,9 @@ class Connection:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Connection.UpdateSecretOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Connection.UpdateSecretOk", o)
             return cls()
 
@@ -1028,14 +1042,15 @@ class Channel:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Open:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Channel.Open.reserved_1", o)
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Channel.Open", o)
             return cls()
 
@@ -1062,14 +1077,15 @@ class Channel:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.OpenOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (_reserved_len,) = _S_CHANNEL_OPEN_OK_1.unpack_from(buf, o)
             o += 4
             end = o + _reserved_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Channel.OpenOk.reserved_1", o)
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Channel.OpenOk", o)
             return cls()
 
@@ -1105,11 +1121,12 @@ class Channel:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Flow:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             bits0 = buf[o]
             o += 1
             active = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Channel.Flow", o)
             return cls(active)
 
@@ -1145,11 +1162,12 @@ class Channel:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.FlowOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             bits0 = buf[o]
             o += 1
             active = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Channel.FlowOk", o)
             return cls(active)
 
@@ -1209,11 +1227,12 @@ class Channel:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.Close:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             reply_code, reply_text_len = _S_CHANNEL_CLOSE_2.unpack_from(buf, o)
             o += 3
             end = o + reply_text_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Channel.Close.reply_text", o)
             try:
                 reply_text = buf[o:end].decode()
@@ -1222,7 +1241,7 @@ class Channel:
             o = end
             class_id, method_id = _S_CHANNEL_CLOSE_1.unpack_from(buf, o)
             o += 4
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Channel.Close", o)
             return cls(reply_code, reply_text, class_id, method_id)
 
@@ -1249,8 +1268,9 @@ class Channel:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Channel.CloseOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Channel.CloseOk", o)
             return cls()
 
@@ -1354,11 +1374,12 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Declare:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (exchange_len,) = _S_EXCHANGE_DECLARE_2.unpack_from(buf, o)
             o += 3
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Declare.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -1368,7 +1389,7 @@ class Exchange:
             exchange_type_len = buf[o]
             o += 1
             end = o + exchange_type_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Declare.exchange_type", o)
             try:
                 exchange_type = buf[o:end].decode()
@@ -1383,7 +1404,7 @@ class Exchange:
             internal = bits20 & 8 != 0
             no_wait = bits20 & 16 != 0
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.Declare", o)
             return cls(
                 exchange,
@@ -1419,8 +1440,9 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.DeclareOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.DeclareOk", o)
             return cls()
 
@@ -1475,11 +1497,12 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Delete:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (exchange_len,) = _S_EXCHANGE_DELETE_2.unpack_from(buf, o)
             o += 3
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Delete.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -1490,7 +1513,7 @@ class Exchange:
             o += 1
             if_unused = bits10 & 1 != 0
             no_wait = bits10 & 2 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.Delete", o)
             return cls(exchange, if_unused, no_wait)
 
@@ -1517,8 +1540,9 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.DeleteOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.DeleteOk", o)
             return cls()
 
@@ -1594,11 +1618,12 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Bind:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (destination_len,) = _S_EXCHANGE_BIND_2.unpack_from(buf, o)
             o += 3
             end = o + destination_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Bind.destination", o)
             try:
                 destination = buf[o:end].decode()
@@ -1608,7 +1633,7 @@ class Exchange:
             source_len = buf[o]
             o += 1
             end = o + source_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Bind.source", o)
             try:
                 source = buf[o:end].decode()
@@ -1618,7 +1643,7 @@ class Exchange:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Bind.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
@@ -1629,7 +1654,7 @@ class Exchange:
             o += 1
             no_wait = bits30 & 1 != 0
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.Bind", o)
             return cls(destination, source, routing_key, no_wait, arguments)
 
@@ -1656,8 +1681,9 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.BindOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.BindOk", o)
             return cls()
 
@@ -1733,11 +1759,12 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.Unbind:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (destination_len,) = _S_EXCHANGE_UNBIND_2.unpack_from(buf, o)
             o += 3
             end = o + destination_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Unbind.destination", o)
             try:
                 destination = buf[o:end].decode()
@@ -1747,7 +1774,7 @@ class Exchange:
             source_len = buf[o]
             o += 1
             end = o + source_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Unbind.source", o)
             try:
                 source = buf[o:end].decode()
@@ -1757,7 +1784,7 @@ class Exchange:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Exchange.Unbind.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
@@ -1768,7 +1795,7 @@ class Exchange:
             o += 1
             no_wait = bits30 & 1 != 0
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.Unbind", o)
             return cls(destination, source, routing_key, no_wait, arguments)
 
@@ -1795,8 +1822,9 @@ class Exchange:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Exchange.UnbindOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Exchange.UnbindOk", o)
             return cls()
 
@@ -1890,11 +1918,12 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Declare:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_QUEUE_DECLARE_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Declare.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -1909,7 +1938,7 @@ class Queue:
             auto_delete = bits10 & 8 != 0
             no_wait = bits10 & 16 != 0
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.Declare", o)
             return cls(
                 queue, passive, durable, exclusive, auto_delete, no_wait, arguments
@@ -1967,11 +1996,12 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.DeclareOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             queue_len = buf[o]
             o += 1
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.DeclareOk.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -1980,7 +2010,7 @@ class Queue:
             o = end
             message_count, consumer_count = _S_QUEUE_DECLARE_OK_1.unpack_from(buf, o)
             o += 8
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.DeclareOk", o)
             return cls(queue, message_count, consumer_count)
 
@@ -2056,11 +2086,12 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Bind:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_QUEUE_BIND_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Bind.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -2070,7 +2101,7 @@ class Queue:
             exchange_len = buf[o]
             o += 1
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Bind.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -2080,7 +2111,7 @@ class Queue:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Bind.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
@@ -2091,7 +2122,7 @@ class Queue:
             o += 1
             no_wait = bits30 & 1 != 0
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.Bind", o)
             return cls(queue, exchange, routing_key, no_wait, arguments)
 
@@ -2118,8 +2149,9 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.BindOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.BindOk", o)
             return cls()
 
@@ -2189,11 +2221,12 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Unbind:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_QUEUE_UNBIND_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Unbind.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -2203,7 +2236,7 @@ class Queue:
             exchange_len = buf[o]
             o += 1
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Unbind.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -2213,7 +2246,7 @@ class Queue:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Unbind.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
@@ -2221,7 +2254,7 @@ class Queue:
                 raise _not_utf8("Queue.Unbind.routing_key", o - 1) from None
             o = end
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.Unbind", o)
             return cls(queue, exchange, routing_key, arguments)
 
@@ -2248,8 +2281,9 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.UnbindOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.UnbindOk", o)
             return cls()
 
@@ -2300,11 +2334,12 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Purge:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_QUEUE_PURGE_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Purge.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -2314,7 +2349,7 @@ class Queue:
             bits10 = buf[o]
             o += 1
             no_wait = bits10 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.Purge", o)
             return cls(queue, no_wait)
 
@@ -2349,10 +2384,11 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.PurgeOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (message_count,) = _S_QUEUE_PURGE_OK_1.unpack_from(buf, o)
             o += 4
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.PurgeOk", o)
             return cls(message_count)
 
@@ -2415,11 +2451,12 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.Delete:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_QUEUE_DELETE_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Queue.Delete.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -2431,7 +2468,7 @@ class Queue:
             if_unused = bits10 & 1 != 0
             if_empty = bits10 & 2 != 0
             no_wait = bits10 & 4 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.Delete", o)
             return cls(queue, if_unused, if_empty, no_wait)
 
@@ -2466,10 +2503,11 @@ class Queue:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Queue.DeleteOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (message_count,) = _S_QUEUE_DELETE_OK_1.unpack_from(buf, o)
             o += 4
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Queue.DeleteOk", o)
             return cls(message_count)
 
@@ -2524,11 +2562,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Qos:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             prefetch_size, prefetch_count, bits0 = _S_BASIC_QOS_1.unpack_from(buf, o)
             o += 7
             global_ = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Qos", o)
             return cls(prefetch_size, prefetch_count, global_)
 
@@ -2555,8 +2594,9 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.QosOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.QosOk", o)
             return cls()
 
@@ -2648,11 +2688,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Consume:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_BASIC_CONSUME_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Consume.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -2662,7 +2703,7 @@ class Basic:
             consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Consume.consumer_tag", o)
             try:
                 consumer_tag = buf[o:end].decode()
@@ -2676,7 +2717,7 @@ class Basic:
             exclusive = bits20 & 4 != 0
             no_wait = bits20 & 8 != 0
             arguments, o = read_table(buf, o)
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Consume", o)
             return cls(
                 queue, consumer_tag, no_local, no_ack, exclusive, no_wait, arguments
@@ -2721,18 +2762,19 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.ConsumeOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.ConsumeOk.consumer_tag", o)
             try:
                 consumer_tag = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Basic.ConsumeOk.consumer_tag", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.ConsumeOk", o)
             return cls(consumer_tag)
 
@@ -2783,11 +2825,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Cancel:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Cancel.consumer_tag", o)
             try:
                 consumer_tag = buf[o:end].decode()
@@ -2797,7 +2840,7 @@ class Basic:
             bits10 = buf[o]
             o += 1
             no_wait = bits10 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Cancel", o)
             return cls(consumer_tag, no_wait)
 
@@ -2840,18 +2883,19 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.CancelOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.CancelOk.consumer_tag", o)
             try:
                 consumer_tag = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Basic.CancelOk.consumer_tag", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.CancelOk", o)
             return cls(consumer_tag)
 
@@ -2915,11 +2959,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Publish:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (exchange_len,) = _S_BASIC_PUBLISH_2.unpack_from(buf, o)
             o += 3
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Publish.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -2929,7 +2974,7 @@ class Basic:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Publish.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
@@ -2940,7 +2985,7 @@ class Basic:
             o += 1
             mandatory = bits20 & 1 != 0
             immediate = bits20 & 2 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Publish", o)
             return cls(exchange, routing_key, mandatory, immediate)
 
@@ -3009,11 +3054,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Return:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             reply_code, reply_text_len = _S_BASIC_RETURN_2.unpack_from(buf, o)
             o += 3
             end = o + reply_text_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Return.reply_text", o)
             try:
                 reply_text = buf[o:end].decode()
@@ -3023,7 +3069,7 @@ class Basic:
             exchange_len = buf[o]
             o += 1
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Return.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -3033,14 +3079,14 @@ class Basic:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Return.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Basic.Return.routing_key", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Return", o)
             return cls(reply_code, reply_text, exchange, routing_key)
 
@@ -3118,11 +3164,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Deliver:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             consumer_tag_len = buf[o]
             o += 1
             end = o + consumer_tag_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Deliver.consumer_tag", o)
             try:
                 consumer_tag = buf[o:end].decode()
@@ -3133,7 +3180,7 @@ class Basic:
             o += 10
             redelivered = bits10 & 1 != 0
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Deliver.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -3143,14 +3190,14 @@ class Basic:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Deliver.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
             except UnicodeDecodeError:
                 raise _not_utf8("Basic.Deliver.routing_key", o - 1) from None
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Deliver", o)
             return cls(consumer_tag, delivery_tag, redelivered, exchange, routing_key)
 
@@ -3201,11 +3248,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Get:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             (queue_len,) = _S_BASIC_GET_2.unpack_from(buf, o)
             o += 3
             end = o + queue_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.Get.queue", o)
             try:
                 queue = buf[o:end].decode()
@@ -3215,7 +3263,7 @@ class Basic:
             bits10 = buf[o]
             o += 1
             no_ack = bits10 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Get", o)
             return cls(queue, no_ack)
 
@@ -3291,12 +3339,13 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.GetOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             delivery_tag, bits0, exchange_len = _S_BASIC_GET_OK_3.unpack_from(buf, o)
             o += 10
             redelivered = bits0 & 1 != 0
             end = o + exchange_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.GetOk.exchange", o)
             try:
                 exchange = buf[o:end].decode()
@@ -3306,7 +3355,7 @@ class Basic:
             routing_key_len = buf[o]
             o += 1
             end = o + routing_key_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.GetOk.routing_key", o)
             try:
                 routing_key = buf[o:end].decode()
@@ -3315,7 +3364,7 @@ class Basic:
             o = end
             (message_count,) = _S_BASIC_GET_OK_2.unpack_from(buf, o)
             o += 4
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.GetOk", o)
             return cls(delivery_tag, redelivered, exchange, routing_key, message_count)
 
@@ -3342,14 +3391,15 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.GetEmpty:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             _reserved_len = buf[o]
             o += 1
             end = o + _reserved_len
-            if end > len(buf):
+            if end > size:
                 raise _truncated("Basic.GetEmpty.reserved_1", o)
             o = end
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.GetEmpty", o)
             return cls()
 
@@ -3391,11 +3441,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Ack:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             delivery_tag, bits0 = _S_BASIC_ACK_1.unpack_from(buf, o)
             o += 9
             multiple = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Ack", o)
             return cls(delivery_tag, multiple)
 
@@ -3437,11 +3488,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Reject:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             delivery_tag, bits0 = _S_BASIC_REJECT_1.unpack_from(buf, o)
             o += 9
             requeue = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Reject", o)
             return cls(delivery_tag, requeue)
 
@@ -3477,11 +3529,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.RecoverAsync:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             bits0 = buf[o]
             o += 1
             requeue = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.RecoverAsync", o)
             return cls(requeue)
 
@@ -3517,11 +3570,12 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Recover:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             bits0 = buf[o]
             o += 1
             requeue = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Recover", o)
             return cls(requeue)
 
@@ -3548,8 +3602,9 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.RecoverOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.RecoverOk", o)
             return cls()
 
@@ -3595,12 +3650,13 @@ class Basic:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Basic.Nack:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             delivery_tag, bits0 = _S_BASIC_NACK_1.unpack_from(buf, o)
             o += 9
             multiple = bits0 & 1 != 0
             requeue = bits0 & 2 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Basic.Nack", o)
             return cls(delivery_tag, multiple, requeue)
 
@@ -3633,8 +3689,9 @@ class Tx:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Select:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Tx.Select", o)
             return cls()
 
@@ -3661,8 +3718,9 @@ class Tx:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.SelectOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Tx.SelectOk", o)
             return cls()
 
@@ -3689,8 +3747,9 @@ class Tx:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Commit:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Tx.Commit", o)
             return cls()
 
@@ -3717,8 +3776,9 @@ class Tx:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.CommitOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Tx.CommitOk", o)
             return cls()
 
@@ -3745,8 +3805,9 @@ class Tx:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.Rollback:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Tx.Rollback", o)
             return cls()
 
@@ -3773,8 +3834,9 @@ class Tx:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Tx.RollbackOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Tx.RollbackOk", o)
             return cls()
 
@@ -3816,11 +3878,12 @@ class Confirm:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Confirm.Select:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
             bits0 = buf[o]
             o += 1
             no_wait = bits0 & 1 != 0
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Confirm.Select", o)
             return cls(no_wait)
 
@@ -3847,8 +3910,9 @@ class Confirm:
         @classmethod
         def decode(cls, payload: Buffer, offset: int = 4) -> Confirm.SelectOk:
             buf = payload if isinstance(payload, bytes) else bytes(payload)
+            size = len(buf)
             o = offset
-            if o != len(buf):
+            if o != size:
                 raise _trailing("Confirm.SelectOk", o)
             return cls()
 

@@ -221,10 +221,12 @@ class BasicProperties:
         try:
             (flags,) = _unpack_flags(buf, offset)
             o = offset + 2
-            if flags & 1:
+            if flags & ~_KNOWN_FLAGS:
+                if flags & ~_KNOWN_FLAGS & 0xFFFE:
+                    raise SyntaxDecodeError(
+                        f"unknown property flags {flags:#06x}", offset
+                    )
                 o = _skip_continuation(buf, o)
-            if flags & ~_KNOWN_FLAGS & 0xFFFE:
-                raise SyntaxDecodeError(f"unknown property flags {flags:#06x}", offset)
             size = len(buf)
             if flags & 0x8000:
                 end = o + 1 + buf[o]
