@@ -18,6 +18,7 @@ and the body, without copying the headers table or converting anything but
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -567,6 +568,29 @@ class ProcessContext(AbstractProcessContext):
     async def __aenter__(self) -> IncomingMessage:
         return self.message
 
+    def __enter__(self) -> IncomingMessage:
+        """``with message.process():`` (aio-pika 6.x's synchronous form).
+
+        aio-pika 6.8's documentation uses it, also in plain ``def`` consumer
+        callbacks; aio-pika 9 dropped it. Needs a running event loop.
+        """
+        return self.message
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        """Schedule what ``__aexit__`` does (ack, or reject on an exception).
+
+        The Basic.Ack/Reject is sent from a task on the next loop iteration
+        (aio-pika 6.x also did not wait for it); a failure is logged.
+        """
+        task = asyncio.ensure_future(self.__aexit__(exc_type, exc_val, exc_tb))
+        _pending_settlements.add(task)
+        task.add_done_callback(_settled)
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -588,6 +612,19 @@ class ProcessContext(AbstractProcessContext):
         except ChannelInvalidStateError:
             # The block's own exception matters more than the failed reject.
             log.warning("Reject is not sent since channel is closed")
+
+
+#: Tasks started by ProcessContext.__exit__ (strong references until done).
+_pending_settlements: set[asyncio.Future[None]] = set()
+
+
+def _settled(task: asyncio.Future[None]) -> None:
+    _pending_settlements.discard(task)
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("Could not settle a message after 'with process()'", exc_info=error)
 
 
 # -- public attributes: properties over the private slots (module docstring) -------

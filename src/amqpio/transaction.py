@@ -49,6 +49,12 @@ class Transaction(AbstractTransaction):
         self.state = TransactionState.COMMITED
         return result
 
+    def close(self) -> None:
+        """aio-pika 6 API (the seed's transactions example calls it): a no-op.
+
+        A transaction holds nothing to release; the channel stays usable.
+        """
+
     async def __aenter__(self) -> Transaction:
         await self.select()
         return self

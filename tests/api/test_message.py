@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from dataclasses import dataclass, field
@@ -649,6 +650,38 @@ async def test_process_of_a_no_ack_message_raises_type_error() -> None:
             pass
     async with message.process(ignore_processed=True):
         pass
+
+
+async def test_sync_process_acks_on_the_next_loop_iteration() -> None:
+    # aio-pika 6.x's `with message.process():` (the seed's tutorials 4-6 use it)
+    channel = FakeChannel()
+    message = deliver(channel, delivery_tag=4)
+    with message.process() as entered:
+        assert entered is message
+    assert channel.calls == []
+    await asyncio.sleep(0)
+    assert channel.calls == [("ack", 4, False)]
+    assert message.processed
+
+
+async def test_sync_process_rejects_on_exception() -> None:
+    channel = FakeChannel()
+    message = deliver(channel, delivery_tag=4)
+    with pytest.raises(ZeroDivisionError), message.process(requeue=True):
+        raise ZeroDivisionError
+    await asyncio.sleep(0)
+    assert channel.calls == [("reject", 4, True)]
+
+
+async def test_sync_process_logs_a_failed_settlement(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message = deliver(no_ack=True)  # ack() raises TypeError
+    with message.process():
+        pass
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert "Could not settle a message" in caplog.text
 
 
 def test_module_logger() -> None:
