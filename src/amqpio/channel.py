@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Generator
@@ -56,6 +57,9 @@ class Channel(AbstractChannel):
 
     EXCHANGE_CLASS = Exchange
     QUEUE_CLASS = Queue
+    #: What deliveries are built as (the robust channel tags them with its
+    #: incarnation).
+    MESSAGE_CLASS: type[IncomingMessage] = IncomingMessage
 
     def __init__(
         self,
@@ -227,7 +231,7 @@ class Channel(AbstractChannel):
             log.warning("Delivery for unknown consumer %r", method)
             return
         callback, no_ack = consumer
-        message = IncomingMessage(self, method, event.properties, event.body, no_ack)
+        message = self.MESSAGE_CLASS(self, method, event.properties, event.body, no_ack)
         try:
             result = callback(message)
         except Exception:
@@ -241,7 +245,10 @@ class Channel(AbstractChannel):
             task.add_done_callback(_log_consumer_failure)
 
     def on_return(self, event: ev.MessageReturned) -> None:
-        message = ReturnedMessage(self, event.method, event.properties, event.body)
+        # no_ack, as aio-pika: ack()/nack()/reject() raise TypeError
+        message = ReturnedMessage(
+            self, event.method, event.properties, event.body, no_ack=True
+        )
         message_id = event.properties.message_id
         tag = self._returnable.pop(message_id, None) if message_id else None
         protocol = self._protocol
@@ -275,7 +282,25 @@ class Channel(AbstractChannel):
 
     async def _request(self, method: Method, timeout: TimeoutType = None) -> Any:
         future = self._get_protocol().request(self._number or 0, method)
+        if type(method) is Basic.Get and not method.no_ack:
+            try:
+                return await _wait(asyncio.shield(future), timeout)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                # the message may still come: requeue it then, or it would
+                # stay unacknowledged (invisible) until the channel closes
+                future.add_done_callback(self._requeue_late_get)
+                raise
         return await _wait(future, timeout)
+
+    def _requeue_late_get(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        result = future.result()
+        protocol = self._protocol
+        if isinstance(result, ev.DeliveryReceived) and protocol is not None:
+            # if the channel or connection is gone, the broker requeues it
+            with contextlib.suppress(exc.AMQPError, exc.ChannelInvalidStateError):
+                protocol.reject(self._number or 0, result.method.delivery_tag, True)
 
     async def _publish(
         self,

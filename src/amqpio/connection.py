@@ -126,9 +126,11 @@ class Connection(AbstractConnection):
     async def connect(self, timeout: TimeoutType = None) -> None:
         """Open the connection (called by :func:`connect`)."""
         params = self._params
-        context = self._ssl_context
-        if context is None and params.ssl:
-            context = create_ssl_context(params.ssl_options)
+        # as aio-pika: TLS for amqps:// (or ssl=True) only; an ssl_context
+        # given with an amqp:// URL is ignored
+        context = None
+        if params.ssl:
+            context = self._ssl_context or create_ssl_context(params.ssl_options)
         self.transport = await open_connection(
             params.host,
             params.port,
@@ -173,6 +175,10 @@ class Connection(AbstractConnection):
                 await asyncio.wait_for(asyncio.shield(waiter), 10)
             except asyncio.TimeoutError:
                 protocol.abort()
+        if protocol is not None:
+            # return once the socket is closed (TLS needs a round trip more),
+            # so that closing the event loop next leaves no transport open
+            await protocol.wait_closed(5)
         if not self._closed.done():
             self._closed.set_result(True)
             self.connected.clear()

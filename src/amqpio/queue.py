@@ -371,9 +371,23 @@ class QueueIterator(AbstractQueueIterator):
                     await self._waiter
                 else:
                     await asyncio.wait_for(self._waiter, self._timeout)
-            except asyncio.TimeoutError:
-                await asyncio.wait_for(self.close(), self.DEFAULT_CLOSE_TIMEOUT)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                # as aio-pika: a timeout, or the waiting reader being cancelled,
+                # closes the iterator (consumer cancelled, buffer requeued)
+                await self._close_in_background()
                 raise
             finally:
                 self._waiter = None
         return self._buffer.popleft()
+
+    async def _close_in_background(self) -> None:
+        """Close, waiting at most ``DEFAULT_CLOSE_TIMEOUT``; errors are logged."""
+        closing = asyncio.ensure_future(self.close())
+        closing.add_done_callback(self._log_close_failure)
+        await asyncio.wait([closing], timeout=self.DEFAULT_CLOSE_TIMEOUT)
+
+    def _log_close_failure(self, closing: asyncio.Future[None]) -> None:
+        if not closing.cancelled() and closing.exception() is not None:
+            log.warning(
+                "Failed to close queue iterator %r", self, exc_info=closing.exception()
+            )

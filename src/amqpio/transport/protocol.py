@@ -73,6 +73,8 @@ class AMQPProtocol(asyncio.Protocol):
         self.opened: asyncio.Future[ev.ConnectionOpened] = loop.create_future()
         #: Resolved with the exception that ended the connection.
         self.closed: asyncio.Future[BaseException] = loop.create_future()
+        #: Resolved by ``connection_lost``: the socket is really closed.
+        self._lost: asyncio.Future[None] = loop.create_future()
         self._replies: dict[int, asyncio.Future[Method | None]] = {}
         self._reply_channel: dict[int, int] = {}
         self._channel_opens: dict[int, asyncio.Future[None]] = {}
@@ -82,6 +84,7 @@ class AMQPProtocol(asyncio.Protocol):
         self._close_waiter: asyncio.Future[None] | None = None
         self._secret_waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
+        self._wrote_this_turn = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._paused = False
@@ -164,6 +167,8 @@ class AMQPProtocol(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
         self._drain_waiters.clear()
+        if not self._lost.done():
+            self._lost.set_result(None)
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -178,9 +183,21 @@ class AMQPProtocol(asyncio.Protocol):
     # -- writing and timers ----------------------------------------------------
 
     def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
+        # The first command of a loop iteration is written at once (no added
+        # latency for a request/response exchange); the commands that follow in
+        # the same iteration are coalesced into one write by a call_soon flush.
+        if self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        if self._wrote_this_turn:
             self.loop.call_soon(self._flush)
+        else:
+            self._wrote_this_turn = True
+            self.loop.call_soon(self._end_turn)
+            self._flush()
+
+    def _end_turn(self) -> None:
+        self._wrote_this_turn = False
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -264,8 +281,14 @@ class AMQPProtocol(asyncio.Protocol):
     def open_channel(
         self, listener: ChannelListener, channel_id: int | None = None
     ) -> tuple[int, asyncio.Future[None]]:
-        """Open a channel; the future resolves on Channel.OpenOk."""
+        """Open a channel; the future resolves on Channel.OpenOk.
+
+        Raises ``ValueError`` for a ``channel_id`` out of range or in use
+        (aio-pika's exception for both).
+        """
         self.check_open()
+        if channel_id is not None and channel_id in self._listeners:
+            raise ValueError(f"Channel {channel_id} already used")
         try:
             number = self.core.open_channel(channel_id)
         except LocalProtocolError as error:
@@ -343,8 +366,7 @@ class AMQPProtocol(asyncio.Protocol):
         except LocalProtocolError as error:
             raise exc.ChannelInvalidStateError(str(error)) from None
         if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
+            self._schedule_flush()
         if tag is None:
             return None
         self.last_delivery_tag = tag
@@ -411,6 +433,19 @@ class AMQPProtocol(asyncio.Protocol):
         """Drop the socket at once."""
         if self.transport is not None:
             self.transport.abort()
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait until the transport has closed (``connection_lost``).
+
+        A TLS transport closes a round trip after ``close()`` (close_notify);
+        after ``timeout`` seconds the socket is aborted.
+        """
+        if self.transport is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._lost), timeout)
+        except asyncio.TimeoutError:
+            self.abort()
 
     # -- events ----------------------------------------------------------------
 
@@ -529,6 +564,12 @@ class AMQPProtocol(asyncio.Protocol):
         elif event.during_handshake:
             error = exc.AMQPConnectionError(
                 "the broker closed the socket mid-handshake"
+            )
+        elif self._close_waiter is not None:
+            # close() gave up waiting (e.g. a blocked connection) or the
+            # socket dropped: the broker did not necessarily close it
+            error = exc.AMQPConnectionError(
+                "the connection ended before the broker answered Connection.Close"
             )
         else:
             error = exc.AMQPConnectionError("the broker closed the connection")
