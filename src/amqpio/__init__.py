@@ -3,7 +3,7 @@
 ``import amqpio as aio_pika`` and existing aio-pika code keeps working.
 """
 
-from . import abc
+from . import abc, patterns, pool
 from ._version import __version__
 from .abc import DeliveryMode
 from .channel import Channel
@@ -13,6 +13,10 @@ from .exchange import Exchange, ExchangeType
 from .log import logger
 from .message import IncomingMessage, Message
 from .queue import Queue
+from .robust_channel import RobustChannel
+from .robust_connection import RobustConnection, connect_robust
+from .robust_exchange import RobustExchange
+from .robust_queue import RobustQueue
 
 __all__ = (
     "AMQPException",
@@ -25,8 +29,15 @@ __all__ = (
     "Message",
     "MessageProcessError",
     "Queue",
+    "RobustChannel",
+    "RobustConnection",
+    "RobustExchange",
+    "RobustQueue",
     "__version__",
     "abc",
     "connect",
+    "connect_robust",
     "logger",
+    "patterns",
+    "pool",
 )

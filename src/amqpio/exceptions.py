@@ -44,7 +44,10 @@ __all__ = (
     "ProbableAuthenticationError",
     "ProtocolSyntaxError",
     "PublishError",
+    "PublishOutcomeUnknown",
+    "PublishOutcomeUnknownError",
     "QueueEmpty",
+    "RecoveryTimeoutError",
     "channel_exception",
     "connection_exception",
 )
@@ -304,6 +307,44 @@ class MessageProcessError(AMQPError):
 
 class QueueEmpty(AMQPError, asyncio.QueueEmpty):
     """``Queue.get(fail=True)`` found no message."""
+
+
+class PublishOutcomeUnknownError(AMQPConnectionError, ChannelInvalidStateError):
+    """The connection dropped while the broker's confirm of a publish was pending.
+
+    The message was written to the socket, so the broker may or may not have
+    routed it: this is neither a confirm nor a nack. Publish it again if
+    duplicates are acceptable. Raised by robust channels. aio-pika fails such
+    publishes with ``AMQPConnectionError`` or ``ChannelInvalidStateError``
+    (checked against aio-pika 10 with a cut connection): this is a subclass of
+    both, so existing handlers still catch it. ``message``, ``exchange`` and
+    ``routing_key`` say what was published.
+    """
+
+    reason: ClassVar[str] = "Outcome of the publish is unknown: %s"
+
+    def __init__(
+        self, text: str, message: Any = None, exchange: str = "", routing_key: str = ""
+    ) -> None:
+        super().__init__(text)
+        self.message = message
+        self.exchange = exchange
+        self.routing_key = routing_key
+
+
+#: Short name of :class:`PublishOutcomeUnknownError`.
+PublishOutcomeUnknown = PublishOutcomeUnknownError
+
+
+class RecoveryTimeoutError(AMQPConnectionError, asyncio.TimeoutError):
+    """A call on a robust connection waited for recovery longer than its timeout.
+
+    Raised instead of waiting for ever while the connection (or the channel)
+    is being re-established. Both an :class:`AMQPConnectionError` and an
+    ``asyncio.TimeoutError``.
+    """
+
+    reason: ClassVar[str] = "Not recovered in time: %s"
 
 
 #: What a robust connection treats as "connection lost, reconnect".

@@ -1,0 +1,262 @@
+"""amqpio.patterns beside aio_pika.patterns against one real RabbitMQ node.
+
+    python benchmarks/patterns_bench.py [--url amqp://...] [--calls 2000] [--repeat 5]
+
+Without ``--url`` (or ``AMQP_URL``) a throwaway node is started from the local
+``rabbitmq-server`` install on port 5790 and stopped afterwards. The same
+scenario code runs on both libraries (each imported as ``aio_pika``); caller
+and callee (master and worker) use separate connections of the same library.
+Rounds alternate between the libraries; each row is the median over
+``--repeat`` rounds. Ratios are amqpio's advantage: throughput amqpio /
+aio-pika, latency aio-pika / amqpio (higher is better for amqpio either way).
+
+Scenarios:
+- RPC round trip, one call at a time (p50/p99 latency).
+- RPC round trip, 100 calls in flight (p50/p99 latency and calls/s).
+- Master/Worker: tasks/s from the first ``create_task`` to the last task
+  processed, 100 ``create_task`` in flight, worker prefetch 100.
+- amqpio's opt-in direct reply-to RPC mode, against aio-pika's reply queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import Any
+
+LIBS = ("amqpio", "aio_pika")
+WINDOW = 100
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def echo(*, i: int) -> int:
+    return i
+
+
+async def _rpc_pair(
+    lib: ModuleType, url: str, direct: bool
+) -> tuple[Any, Any, Any, str]:
+    patterns = importlib.import_module(f"{lib.__name__}.patterns")
+    server_connection = await lib.connect(url)
+    client_connection = await lib.connect(url)
+    server = await patterns.RPC.create(await server_connection.channel())
+    method = f"bench_{uuid.uuid4().hex[:12]}"
+    await server.register(method, echo, auto_delete=True)
+    options = {"direct_reply_to": True} if direct else {}
+    client = await patterns.RPC.create(await client_connection.channel(), **options)
+    for i in range(50):  # warm up
+        await client.call(method, {"i": i})
+    return server_connection, client_connection, client, method
+
+
+async def rpc_sequential(
+    lib: ModuleType, url: str, n: int, direct: bool = False
+) -> dict[str, float]:
+    """One call at a time: latency percentiles."""
+    server_connection, client_connection, client, method = await _rpc_pair(
+        lib, url, direct
+    )
+    try:
+        latencies = []
+        for i in range(n):
+            start = time.perf_counter()
+            await client.call(method, {"i": i})
+            latencies.append(time.perf_counter() - start)
+    finally:
+        await client_connection.close()
+        await server_connection.close()
+    return {
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+    }
+
+
+async def rpc_concurrent(
+    lib: ModuleType, url: str, n: int, direct: bool = False
+) -> dict[str, float]:
+    """``WINDOW`` calls in flight: latency percentiles and calls/s."""
+    server_connection, client_connection, client, method = await _rpc_pair(
+        lib, url, direct
+    )
+    latencies: list[float] = []
+
+    async def caller(count: int) -> None:
+        for i in range(count):
+            start = time.perf_counter()
+            await client.call(method, {"i": i})
+            latencies.append(time.perf_counter() - start)
+
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(*(caller(n // WINDOW) for _ in range(WINDOW)))
+        elapsed = time.perf_counter() - start
+    finally:
+        await client_connection.close()
+        await server_connection.close()
+    return {
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "rate": len(latencies) / elapsed,
+    }
+
+
+async def master_worker(lib: ModuleType, url: str, n: int) -> dict[str, float]:
+    """Tasks/s: ``WINDOW`` create_task in flight, one worker (prefetch 100)."""
+    patterns = importlib.import_module(f"{lib.__name__}.patterns")
+    worker_connection = await lib.connect(url)
+    master_connection = await lib.connect(url)
+    queue = f"bench-task-{uuid.uuid4().hex[:12]}"
+    done = asyncio.get_running_loop().create_future()
+    count = 0
+
+    async def task(*, i: int) -> None:
+        nonlocal count
+        count += 1
+        if count == n and not done.done():
+            done.set_result(None)
+
+    try:
+        worker_channel = await worker_connection.channel()
+        await worker_channel.set_qos(prefetch_count=WINDOW)
+        await patterns.Master(worker_channel).create_worker(
+            queue, task, auto_delete=True
+        )
+        master = patterns.Master(await master_connection.channel())
+        slots = asyncio.Semaphore(WINDOW)
+
+        async def one(i: int) -> None:
+            try:
+                await master.create_task(queue, kwargs={"i": i})
+            finally:
+                slots.release()
+
+        start = time.perf_counter()
+        pending = []
+        for i in range(n):
+            await slots.acquire()
+            pending.append(asyncio.ensure_future(one(i)))
+        await asyncio.gather(*pending)
+        await done
+        elapsed = time.perf_counter() - start
+    finally:
+        await master_connection.close()
+        await worker_connection.close()
+    return {"rate": n / elapsed}
+
+
+Scenario = Callable[[ModuleType, str, int], Awaitable[dict[str, float]]]
+
+
+async def _direct_sequential(lib: ModuleType, url: str, n: int) -> dict[str, float]:
+    return await rpc_sequential(lib, url, n, direct=lib.__name__ == "amqpio")
+
+
+async def _direct_concurrent(lib: ModuleType, url: str, n: int) -> dict[str, float]:
+    return await rpc_concurrent(lib, url, n, direct=lib.__name__ == "amqpio")
+
+
+ROWS: list[tuple[str, Scenario, list[tuple[str, str]]]] = [
+    (
+        "RPC, one call at a time",
+        rpc_sequential,
+        [("p50", "µs"), ("p99", "µs")],
+    ),
+    (
+        f"RPC, {WINDOW} calls in flight",
+        rpc_concurrent,
+        [("p50", "µs"), ("p99", "µs"), ("rate", "calls/s")],
+    ),
+    ("Master/Worker", master_worker, [("rate", "tasks/s")]),
+    (
+        "RPC direct reply-to (amqpio) vs reply queue (aio-pika), one at a time",
+        _direct_sequential,
+        [("p50", "µs"), ("p99", "µs")],
+    ),
+    (
+        f"RPC direct reply-to (amqpio) vs reply queue (aio-pika), {WINDOW} in flight",
+        _direct_concurrent,
+        [("p50", "µs"), ("p99", "µs"), ("rate", "calls/s")],
+    ),
+]
+
+
+async def main_async(url: str, calls: int, repeat: int, only: str | None) -> None:
+    libs = {name: importlib.import_module(name) for name in LIBS}
+    print(
+        f"Python {platform.python_version()}, amqpio {libs['amqpio'].__version__}, "
+        f"aio-pika {libs['aio_pika'].__version__}, {calls} calls/tasks per round, "
+        f"median of {repeat} interleaved rounds"
+    )
+    print()
+    print("| scenario | metric | amqpio | aio-pika | amqpio advantage |")
+    print("|---|---|---:|---:|---:|")
+    for title, scenario, metrics in ROWS:
+        if only and only not in title:
+            continue
+        n = calls if scenario is not rpc_sequential else calls // 2
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in libs}
+        for _ in range(repeat):
+            for name, lib in libs.items():
+                runs[name].append(await scenario(lib, url, n))
+        for metric, unit in metrics:
+            ours, theirs = (
+                statistics.median(run[metric] for run in runs[name]) for name in libs
+            )
+            if unit == "µs":
+                ours, theirs = ours * 1e6, theirs * 1e6
+                advantage = theirs / ours
+            else:
+                advantage = ours / theirs
+            print(
+                f"| {title} | {metric} ({unit}) | {ours:,.0f} | {theirs:,.0f} "
+                f"| {advantage:.2f}x |"
+            )
+            sys.stdout.flush()
+
+
+def broker_url() -> tuple[str, Any]:
+    url = os.environ.get("AMQP_URL")
+    if url:
+        return url, None
+    from amqpio.testing.rabbitmq import RabbitNode
+
+    node = RabbitNode("patterns-bench", port=5790, dist_port=25790)
+    node.start()
+    return node.url, node
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=None)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", default=None, help="run rows whose title has this")
+    args = parser.parse_args()
+    node = None
+    url = args.url
+    if url is None:
+        url, node = broker_url()
+    try:
+        asyncio.run(main_async(url, args.calls, args.repeat, args.only))
+    finally:
+        if node is not None:
+            node.stop()
+            node.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Cluster failover: a publisher and a consumer on a quorum queue keep running
+while the node the client is connected to is stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.parse
+
+import pytest
+
+import amqpio
+from amqpio import exceptions as exc
+from amqpio.abc import AbstractIncomingMessage
+from amqpio.testing.rabbitmq import RabbitCluster
+
+from .robust_support import Recoveries, eventually, unique
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+
+async def test_failover_to_another_node_keeps_publishing_and_consuming(
+    rabbitmq_cluster: RabbitCluster,
+) -> None:
+    cluster = rabbitmq_cluster
+    ports = [urllib.parse.urlsplit(url).port for url in cluster.urls]
+    connection = await amqpio.connect_robust(
+        cluster.urls, reconnect_interval=0.1, reconnect_max_interval=1
+    )
+    recoveries = Recoveries(connection)
+    name = unique("quorum")
+    confirmed: set[str] = set()
+    consumed: set[str] = set()
+    deliveries = 0
+    unknown = retried_timeouts = 0
+    stop = asyncio.Event()
+
+    async def on_message(message: AbstractIncomingMessage) -> None:
+        nonlocal deliveries
+        deliveries += 1
+        assert message.message_id is not None
+        consumed.add(message.message_id)
+        with contextlib.suppress(exc.ChannelInvalidStateError):
+            await message.ack()  # refused for deliveries from before the loss
+
+    async def publisher(channel: amqpio.RobustChannel, prefix: str) -> None:
+        nonlocal unknown, retried_timeouts
+        i = 0
+        while not stop.is_set():
+            message_id = f"{prefix}{i}"
+            try:
+                await channel.default_exchange.publish(
+                    amqpio.Message(b"q", message_id=message_id, delivery_mode=2),
+                    name,
+                    timeout=15,
+                )
+            except exc.PublishOutcomeUnknownError:
+                unknown += 1
+                continue  # publish again: at least once
+            except asyncio.TimeoutError:
+                retried_timeouts += 1
+                continue
+            confirmed.add(message_id)
+            i += 1
+
+    stopped = None
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=50)
+        queue = await channel.declare_queue(
+            name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.consume(on_message)
+        channels = [await connection.channel() for _ in range(3)]
+        publishing = asyncio.gather(
+            *(publisher(ch, prefix) for ch, prefix in zip(channels, "abc", strict=True))
+        )
+        await eventually(lambda: len(confirmed) >= 300, timeout=30)
+
+        port = urllib.parse.urlsplit(connection.url).port
+        stopped = ports.index(port)
+        await asyncio.to_thread(cluster.stop_node, stopped)
+        await recoveries.wait(1, timeout=60)
+        assert urllib.parse.urlsplit(connection.url).port != port
+        before = len(confirmed)
+        await eventually(lambda: len(confirmed) >= before + 300, timeout=60)
+        stop.set()
+        await asyncio.wait_for(publishing, 30)
+        # every confirmed message is consumed at least once
+        await eventually(lambda: confirmed <= consumed, timeout=60)
+        print(
+            f"\ncluster: stopped node {stopped + 1}, failed over to port "
+            f"{urllib.parse.urlsplit(connection.url).port}; confirmed={len(confirmed)} "
+            f"unknown-outcome (republished)={unknown} timeouts={retried_timeouts} "
+            f"consumed={len(consumed)} deliveries={deliveries} "
+            f"duplicates={deliveries - len(consumed)}"
+        )
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            cleanup = await connection.channel()
+            await asyncio.wait_for(cleanup.queue_delete(name), 15)
+        await connection.close()
+        if stopped is not None:  # leave the session's cluster as it was
+            await asyncio.to_thread(cluster.start_node, stopped)

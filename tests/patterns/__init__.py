@@ -1,0 +1,1 @@
+"""amqpio.patterns and amqpio.pool without a broker."""
