@@ -176,7 +176,9 @@ def test_body_that_fits_one_frame_is_passed_through(body: Buffer) -> None:
         (4096 - FRAME_OVERHEAD + 1, 4096, [4088, 1]),
         (10000, 4096, [4088, 4088, 1824]),
         (3 * 4088, 4096, [4088, 4088, 4088]),
-        (100, 9, [1] * 100),
+        # (frame_max must also hold the method and header frames, so the
+        # smallest split exercised is near the spec's 4096 minimum)
+        (4089 * 2, 4097, [4089, 4089]),
         (131072, 131072, [131064, 8]),
     ],
 )
@@ -455,3 +457,24 @@ def test_frame_payload_is_immutable_bytes_even_from_mutable_input() -> None:
     frame = reader.read_frame()
     assert frame == Frame(FRAME_BODY, 1, b"hello")
     assert frame is not None and type(frame.payload) is bytes
+
+
+def test_content_header_larger_than_frame_max_is_an_encode_error() -> None:
+    from amqpio.codec.errors import EncodeError as _EncodeError
+    from amqpio.spec import Basic as _Basic
+    from amqpio.spec import BasicProperties as _Props
+
+    method = _Basic.Publish(routing_key="q").encode()
+    props = _Props(headers={"big": "x" * 5000}).encode()
+    with pytest.raises(_EncodeError, match="content header"):
+        encode_content(1, method, 60, props, b"body", 4096)
+    # the same properties fit a larger frame_max, and frame_max 0 means no limit
+    assert encode_content(1, method, 60, props, b"body", 8192)
+    assert encode_content(1, method, 60, props, b"body", 0)
+
+
+def test_method_frame_larger_than_frame_max_is_an_encode_error() -> None:
+    from amqpio.codec.errors import EncodeError as _EncodeError
+
+    with pytest.raises(_EncodeError, match="method frame"):
+        encode_content(1, b"m" * 5000, 60, b"\x00\x00", b"", 4096)

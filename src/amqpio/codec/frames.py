@@ -255,8 +255,22 @@ def encode_content(
     buffers in wire order, ready for ``transport.writelines``.
     """
     size = len(body)
-    if 0 < frame_max <= FRAME_OVERHEAD:
-        raise EncodeError(f"frame_max {frame_max} leaves no room for a body")
+    if frame_max:
+        if frame_max <= FRAME_OVERHEAD:
+            raise EncodeError(f"frame_max {frame_max} leaves no room for a body")
+        # method and header frames cannot be split: too large is an error here,
+        # not a FRAME_ERROR that closes the whole connection at the broker
+        if len(method_payload) + FRAME_OVERHEAD > frame_max:
+            raise EncodeError(
+                f"method frame of {len(method_payload) + FRAME_OVERHEAD} bytes "
+                f"exceeds frame_max {frame_max}"
+            )
+        if len(properties_payload) + 12 + FRAME_OVERHEAD > frame_max:
+            raise EncodeError(
+                f"content header of {len(properties_payload) + 12 + FRAME_OVERHEAD} "
+                f"bytes (properties, e.g. headers, too large) exceeds frame_max "
+                f"{frame_max}"
+            )
     chunk = frame_max - FRAME_OVERHEAD if frame_max else size
     method_head = _pack_header(FRAME_METHOD, channel, len(method_payload))
     content_head = _pack_content_head(
