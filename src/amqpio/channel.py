@@ -172,6 +172,22 @@ class Channel(AbstractChannel):
             arguments=None,
         )
 
+    def add_close_callback(self, callback: Any, weak: bool = False) -> None:
+        """aio-pika 6 API: ``close_callbacks.add(callback, weak=weak)``."""
+        self.close_callbacks.add(callback, weak=weak)
+
+    def remove_close_callback(self, callback: Any) -> None:
+        """aio-pika 6 API: ``close_callbacks.discard(callback)``."""
+        self.close_callbacks.discard(callback)
+
+    def add_on_return_callback(self, callback: Any, weak: bool = False) -> None:
+        """aio-pika 6 API: ``return_callbacks.add(callback, weak=weak)``."""
+        self.return_callbacks.add(callback, weak=weak)
+
+    def remove_on_return_callback(self, callback: Any) -> None:
+        """aio-pika 6 API: ``return_callbacks.discard(callback)``."""
+        self.return_callbacks.discard(callback)
+
     async def reopen(self) -> None:
         """Open the channel again after it was closed."""
         self._consumers.clear()

@@ -143,6 +143,17 @@ class Connection(AbstractConnection):
             self._closed = self.loop.create_future()
         self.connected.set()
 
+    def add_close_callback(self, callback: Any, weak: bool = False) -> None:
+        """aio-pika 6 API: ``close_callbacks.add(callback, weak=weak)``.
+
+        The callback gets ``(connection, exception or None)``.
+        """
+        self.close_callbacks.add(callback, weak=weak)
+
+    def remove_close_callback(self, callback: Any) -> None:
+        """aio-pika 6 API: ``close_callbacks.discard(callback)``."""
+        self.close_callbacks.discard(callback)
+
     async def ready(self) -> None:
         """Wait until the connection is open."""
         await self.connected.wait()
