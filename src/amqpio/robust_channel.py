@@ -249,8 +249,13 @@ class RobustChannel(Channel, AbstractRobustChannel):
                     raise
                 continue  # lost while opening: wait for the next connection
             break
+        if self._live:  # else lost already: the connection's recovery reopens it
+            self._restored.set()
+
+    async def _open(self) -> None:
+        await super()._open()
+        # in the same step as the base's last line: no loss can come between
         self._live = True
-        self._restored.set()
 
     async def close(self, exc: ExceptionType | None = None) -> None:
         """Close the channel; it is not restored any more."""
@@ -621,7 +626,6 @@ class RobustChannel(Channel, AbstractRobustChannel):
         self._epoch += 1
         self.MESSAGE_CLASS = incarnation_class()
         await asyncio.wait_for(Channel.reopen(self), timeout)
-        self._live = True
 
     async def _drop_incarnation(self) -> None:
         """Close the current AMQP channel after a failed restore step."""

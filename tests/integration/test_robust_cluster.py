@@ -11,6 +11,7 @@ import pytest
 
 import amqpio
 from amqpio import exceptions as exc
+from amqpio import spec
 from amqpio.abc import AbstractIncomingMessage
 from amqpio.testing.rabbitmq import RabbitCluster
 
@@ -32,7 +33,7 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
     confirmed: set[str] = set()
     consumed: set[str] = set()
     deliveries = 0
-    unknown = retried_timeouts = 0
+    unknown = retried_timeouts = nacked = returned = 0
     stop = asyncio.Event()
 
     async def on_message(message: AbstractIncomingMessage) -> None:
@@ -44,12 +45,12 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
             await message.ack()  # refused for deliveries from before the loss
 
     async def publisher(channel: amqpio.RobustChannel, prefix: str) -> None:
-        nonlocal unknown, retried_timeouts
+        nonlocal unknown, retried_timeouts, nacked, returned
         i = 0
         while not stop.is_set():
             message_id = f"{prefix}{i}"
             try:
-                await channel.default_exchange.publish(
+                result = await channel.default_exchange.publish(
                     amqpio.Message(b"q", message_id=message_id, delivery_mode=2),
                     name,
                     timeout=15,
@@ -59,6 +60,15 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
                 continue  # publish again: at least once
             except asyncio.TimeoutError:
                 retried_timeouts += 1
+                continue
+            except exc.DeliveryError:
+                # a quorum queue without a leader (election) may nack
+                nacked += 1
+                await asyncio.sleep(0.05)
+                continue
+            if not isinstance(result, spec.Basic.Ack):
+                returned += 1  # unroutable: not stored, publish again
+                await asyncio.sleep(0.05)
                 continue
             confirmed.add(message_id)
             i += 1
@@ -81,7 +91,7 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
         stopped = ports.index(port)
         await asyncio.to_thread(cluster.stop_node, stopped)
         await recoveries.wait(1, timeout=60)
-        assert urllib.parse.urlsplit(connection.url).port != port
+        assert urllib.parse.urlsplit(connection.url).port != port, connection.url
         before = len(confirmed)
         await eventually(lambda: len(confirmed) >= before + 300, timeout=60)
         stop.set()
@@ -92,6 +102,7 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
             f"\ncluster: stopped node {stopped + 1}, failed over to port "
             f"{urllib.parse.urlsplit(connection.url).port}; confirmed={len(confirmed)} "
             f"unknown-outcome (republished)={unknown} timeouts={retried_timeouts} "
+            f"nacked={nacked} returned={returned} "
             f"consumed={len(consumed)} deliveries={deliveries} "
             f"duplicates={deliveries - len(consumed)}"
         )
