@@ -267,6 +267,8 @@ class QueueIterator(AbstractQueueIterator):
 
     DEFAULT_CLOSE_TIMEOUT = 5
 
+    _amqp_queue: Queue
+
     def __init__(self, queue: Queue, **kwargs: Any) -> None:
         self._amqp_queue = queue
         self._consume_kwargs = kwargs
@@ -278,6 +280,7 @@ class QueueIterator(AbstractQueueIterator):
         self._channel_closed = queue.channel.closed()
         self._channel_closed.add_done_callback(self._on_channel_closed)
         queue.close_callbacks.add(self._on_queue_closed)
+        queue.channel.cancel_callbacks.add(self._on_server_cancel)
 
     @property
     def consumer_tag(self) -> ConsumerTag | None:
@@ -302,6 +305,14 @@ class QueueIterator(AbstractQueueIterator):
     def _on_queue_closed(self, *_: Any) -> None:
         self._on_channel_closed(self._closed)
 
+    def _on_server_cancel(self, _channel: Any, consumer_tag: str) -> None:
+        # The broker cancelled our consumer (queue deleted, node lost): nothing
+        # more will arrive, so iteration ends after the buffered messages
+        # instead of waiting forever (aio-pika's iterator hangs here).
+        if consumer_tag == self._tag:
+            self._tag = None
+            self._on_channel_closed(self._closed)
+
     def _deliver(self, message: IncomingMessage) -> None:
         # the consumer callback: synchronous, so no task per message
         self._buffer.append(message)
@@ -325,6 +336,7 @@ class QueueIterator(AbstractQueueIterator):
         self._wake()
         self._channel_closed.remove_done_callback(self._on_channel_closed)
         self._amqp_queue.close_callbacks.discard(self._on_queue_closed)
+        self._amqp_queue.channel.cancel_callbacks.discard(self._on_server_cancel)
         tag, self._tag = self._tag, None
         channel = self._amqp_queue.channel
         if tag is None or channel.is_closed:

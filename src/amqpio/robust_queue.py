@@ -291,6 +291,10 @@ class RobustQueueIterator(QueueIterator):
 
     _amqp_queue: RobustQueue
 
+    def _on_server_cancel(self, _channel: Any, consumer_tag: str) -> None:
+        # the robust channel re-establishes a cancelled consumer: keep iterating
+        return
+
     async def __anext__(self) -> IncomingMessage:
         while True:
             message = await super().__anext__()
