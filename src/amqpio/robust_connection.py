@@ -246,6 +246,10 @@ class RobustConnection(Connection, AbstractRobustConnection):
         """The broker addresses, in the order they are tried."""
         return self._rotation.hosts
 
+    def add_reconnect_callback(self, callback: Any, weak: bool = False) -> None:
+        """aio-pika 6 API: ``reconnect_callbacks.add(callback, weak=weak)``."""
+        self.reconnect_callbacks.add(callback, weak=weak)
+
     @property
     def reconnecting(self) -> bool:
         """True from a connection loss until the connection is restored."""

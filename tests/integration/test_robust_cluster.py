@@ -93,7 +93,18 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
         await recoveries.wait(1, timeout=60)
         assert urllib.parse.urlsplit(connection.url).port != port, connection.url
         before = len(confirmed)
-        await eventually(lambda: len(confirmed) >= before + 300, timeout=60)
+        try:
+            # a quorum queue whose leader was on the stopped node elects a new
+            # one first; on a loaded 2-core machine that can take a while
+            await eventually(lambda: len(confirmed) >= before + 300, timeout=120)
+        except AssertionError:
+            raise AssertionError(
+                f"publishing did not resume after failover to {connection.url}: "
+                f"confirmed {before} -> {len(confirmed)}, unknown={unknown} "
+                f"timeouts={retried_timeouts} nacked={nacked} returned={returned} "
+                f"reconnecting={connection.reconnecting} "
+                f"last_error={connection.last_error!r}"
+            ) from None
         stop.set()
         await asyncio.wait_for(publishing, 30)
         # every confirmed message is consumed at least once

@@ -191,3 +191,15 @@ async def test_close_before_connect() -> None:
     assert connection.is_closed
     with pytest.raises(RuntimeError):
         await connection.connect()
+
+
+async def test_add_reconnect_callback_is_aio_pika_6s_spelling() -> None:
+    connection = RobustConnection("amqp://guest:guest@localhost/")
+
+    def on_reconnect(*args: object) -> None:
+        raise AssertionError("not called here")
+
+    connection.add_reconnect_callback(on_reconnect)
+    assert on_reconnect in connection.reconnect_callbacks
+    connection.reconnect_callbacks.discard(on_reconnect)
+    assert on_reconnect not in connection.reconnect_callbacks
