@@ -34,6 +34,7 @@ test: setup check-gen lint
 bench: setup
 	$(PY) benchmarks/codec_bench.py
 	$(PY) benchmarks/client_bench.py
+	$(PY) benchmarks/patterns_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
