@@ -18,10 +18,11 @@ Ports, from ``AMQPIO_TEST_PORT_BASE`` (B, default 5680):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+import amqpio
 from amqpio.testing.rabbitmq import (
     Broker,
     BrokerNotFound,
@@ -98,3 +99,26 @@ def rabbitmq_cluster() -> Iterator[RabbitCluster]:
 def spare_ports() -> tuple[int, ...]:
     """Loopback ports no broker of this session uses (for proxies and the like)."""
     return SPARE_PORTS
+
+
+# -- amqpio objects for the API tests (a test module may define its own) -------
+
+
+@pytest.fixture
+async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
+    """A connection to the session broker, closed after the test."""
+    conn = await amqpio.connect(rabbitmq.url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def channel(connection: amqpio.Connection) -> amqpio.Channel:
+    """A channel (publisher confirms on) of ``connection``."""
+    return await connection.channel()
+
+
+@pytest.fixture
+async def queue(channel: amqpio.Channel) -> amqpio.Queue:
+    """A server-named exclusive queue, gone with the connection."""
+    return await channel.declare_queue(exclusive=True)

@@ -40,13 +40,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
-    conn = await amqpio.connect(rabbitmq.url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
 def tls_host_port(rabbitmq_tls: Broker) -> tuple[str, int]:
     return host_port(rabbitmq_tls.tls_url)
 

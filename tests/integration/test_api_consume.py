@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -17,23 +16,6 @@ from amqpio.testing.rabbitmq import Broker
 from .api_support import eventually, message_count, unique, within
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
-    conn = await amqpio.connect(rabbitmq.url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def channel(connection: amqpio.Connection) -> amqpio.Channel:
-    return await connection.channel()
-
-
-@pytest.fixture
-async def queue(channel: amqpio.Channel) -> amqpio.Queue:
-    return await channel.declare_queue(exclusive=True)
 
 
 async def fill(channel: amqpio.Channel, queue: amqpio.Queue, count: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -18,23 +17,6 @@ from amqpio.testing.rabbitmq import Broker
 from .api_support import WAIT, message_count, unique, within
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
-    conn = await amqpio.connect(rabbitmq.url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def channel(connection: amqpio.Connection) -> amqpio.Channel:
-    return await connection.channel()
-
-
-@pytest.fixture
-async def queue(channel: amqpio.Channel) -> amqpio.Queue:
-    return await channel.declare_queue(exclusive=True)
 
 
 def is_ack(result: object) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,18 +13,6 @@ from amqpio.testing.rabbitmq import Broker
 from .api_support import management, message_count, quote, unique, within
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
-    conn = await amqpio.connect(rabbitmq.url)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def channel(connection: amqpio.Connection) -> amqpio.Channel:
-    return await connection.channel()
 
 
 async def routed(
