@@ -19,7 +19,7 @@ from typing import Any
 
 from .log import logger
 
-__all__ = ["run_eagerly"]
+__all__ = ["log_consumer_failure", "run_eagerly"]
 
 log = logger.getChild("consumer")
 
@@ -39,7 +39,7 @@ def run_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
         log.exception("Unhandled exception in consumer callback")
         return None
     task = asyncio.ensure_future(_finish(coro, yielded, context))
-    task.add_done_callback(_log_failure)
+    task.add_done_callback(log_consumer_failure)
     return task
 
 
@@ -94,7 +94,8 @@ class _Waiter:
                     raise
 
 
-def _log_failure(task: asyncio.Task[Any]) -> None:
+def log_consumer_failure(task: asyncio.Future[Any]) -> None:
+    """Done callback of a consumer task: log its exception, as asyncio would."""
     if task.cancelled():
         return
     error = task.exception()

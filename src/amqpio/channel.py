@@ -11,7 +11,7 @@ from types import CoroutineType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import exceptions as exc
-from ._eager import run_eagerly
+from ._eager import log_consumer_failure, run_eagerly
 from .abc import (
     AbstractChannel,
     AbstractExchange,
@@ -258,7 +258,7 @@ class Channel(AbstractChannel):
             run_eagerly(result)
         elif inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
-            task.add_done_callback(_log_consumer_failure)
+            task.add_done_callback(log_consumer_failure)
 
     def on_return(self, event: ev.MessageReturned) -> None:
         # no_ack, as aio-pika: ack()/nack()/reject() raise TypeError
@@ -606,11 +606,3 @@ class Channel(AbstractChannel):
         """Ask the broker to stop (False) or resume (True) deliveries."""
         result: ChannelMethods.FlowOk = await self._request(ChannelMethods.Flow(active))
         return result
-
-
-def _log_consumer_failure(task: asyncio.Future[Any]) -> None:
-    if task.cancelled():
-        return
-    error = task.exception()
-    if error is not None:
-        log.error("Unhandled exception in consumer callback", exc_info=error)

@@ -112,6 +112,14 @@ class _BrokerClose:
     class_id: int
     method_id: int
 
+    def __init__(self, *args: Any) -> None:
+        # aio-pika's positional form: (reply_code, reply_text); subclasses made
+        # by the registry get (reply_text,) and _set_reply afterwards
+        super().__init__(*args)
+        code = args[0] if args and isinstance(args[0], int) else None
+        text = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        self._set_reply(code, text, 0, 0)
+
     def _set_reply(
         self, reply_code: int | None, reply_text: str, class_id: int, method_id: int
     ) -> None:
@@ -125,12 +133,6 @@ class ConnectionClosed(_BrokerClose, AMQPConnectionError):
     """The connection was closed; by the broker when ``reply_code`` is set."""
 
     reason: ClassVar[str] = "The AMQP connection was closed (%s) %s"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        code = args[0] if args and isinstance(args[0], int) else None
-        text = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
-        self._set_reply(code, text, 0, 0)
 
 
 class ConnectionSyntaxError(ConnectionClosed):
@@ -197,12 +199,6 @@ class ChannelClosed(_BrokerClose, AMQPChannelError):
     """The channel was closed; by the broker when ``reply_code`` is set."""
 
     reason: ClassVar[str] = "The channel was closed (%s) %s"
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        code = args[0] if args and isinstance(args[0], int) else None
-        text = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
-        self._set_reply(code, text, 0, 0)
 
 
 class ChannelAccessRefused(ChannelClosed):
