@@ -333,12 +333,7 @@ class AMQPProtocol(asyncio.Protocol):
 
     def send(self, channel_id: int, method: Method) -> None:
         """Send an asynchronous method (no reply expected)."""
-        self.check_open()
-        try:
-            self.core.send_method(channel_id, method)
-        except LocalProtocolError as error:
-            raise exc.ChannelInvalidStateError(str(error)) from None
-        self._schedule_flush()
+        self._async_command(self.core.send_method, channel_id, method)
 
     def publish(
         self,
@@ -391,7 +386,7 @@ class AMQPProtocol(asyncio.Protocol):
     def reject(self, channel_id: int, delivery_tag: int, requeue: bool) -> None:
         self._async_command(self.core.reject, channel_id, delivery_tag, requeue)
 
-    def _async_command(self, command: Callable[..., None], *args: object) -> None:
+    def _async_command(self, command: Callable[..., object], *args: object) -> None:
         self.check_open()
         try:
             command(*args)
