@@ -38,7 +38,7 @@ def run_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
     except Exception:
         log.exception("Unhandled exception in consumer callback")
         return None
-    task = asyncio.ensure_future(_finish(coro, yielded, context))
+    task = asyncio.get_running_loop().create_task(_finish(coro, yielded, context))
     task.add_done_callback(log_consumer_failure)
     return task
 

@@ -211,6 +211,19 @@ def test_outbound_traffic_postpones_the_heartbeat() -> None:
     assert pair.conn.next_deadline() == 11.0
 
 
+def test_mark_sent_dates_the_bytes_written() -> None:
+    pair = heartbeat_pair(10)
+    pair.conn.open_channel()
+    pair.sent()
+    pair.conn.mark_sent(4.0)
+    assert pair.conn.next_deadline() == 9.0  # 4.0 + 10 / 2
+    # nothing new was queued: a later mark moves nothing
+    pair.conn.mark_sent(5.0)
+    assert pair.conn.next_deadline() == 9.0
+    assert pair.conn.handle_timer(9.0) == []
+    assert pair.sent() == [Heartbeat()]
+
+
 def test_silent_peer_times_out() -> None:
     pair = heartbeat_pair(10)
     for now in (6.0, 11.0, 16.0):

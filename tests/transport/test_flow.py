@@ -67,6 +67,48 @@ async def test_commands_in_one_iteration_make_two_writes(harness: Harness) -> No
     assert qos.result() == B.QosOk()
 
 
+async def test_acks_wait_for_the_end_of_the_iteration(harness: Harness) -> None:
+    # Nobody awaits an ack: it is not written at once (it would go out ahead
+    # of a publish or a wake-up already due), and the acks of one iteration
+    # share one write.
+    channel = await harness.open_channel()
+    await asyncio.sleep(0)  # start a fresh iteration
+    harness.transport.writes.clear()
+    harness.protocol.ack(channel, 1, False)
+    harness.protocol.nack(channel, 2, False, False)
+    harness.protocol.reject(channel, 3, True)
+    assert harness.transport.writes == []
+    await asyncio.sleep(0)
+    assert len(harness.transport.writes) == 1
+    assert harness.broker.methods()[-3:] == [
+        (channel, B.Ack(1, False)),
+        (channel, B.Nack(2, False, False)),
+        (channel, B.Reject(3, True)),
+    ]
+
+
+async def test_a_publish_after_an_ack_joins_its_write(harness: Harness) -> None:
+    channel = await harness.open_channel()
+    await asyncio.sleep(0)
+    harness.transport.writes.clear()
+    harness.protocol.ack(channel, 1, False)
+    harness.protocol.publish(channel, "", "q", b"x", BasicProperties(), False, False)
+    assert harness.transport.writes == []
+    await asyncio.sleep(0)
+    assert len(harness.transport.writes) == 1
+    received = harness.broker.received[-2:]
+    assert received[0] == (channel, B.Ack(1, False))
+    assert isinstance(received[1], Published) and received[1].body == b"x"
+
+
+async def test_ack_on_a_closed_connection_raises_at_once(harness: Harness) -> None:
+    channel = await harness.open_channel()
+    harness.transport.lose()
+    await settle()
+    with pytest.raises(exc.AMQPConnectionError):
+        harness.protocol.ack(channel, 1, False)
+
+
 async def test_channel_opens_in_one_iteration_make_two_writes(harness: Harness) -> None:
     listener = RecordingChannelListener()
     await asyncio.sleep(0)  # start a fresh iteration

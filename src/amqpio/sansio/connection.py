@@ -218,6 +218,13 @@ class Connection:
         self._channels.clear()
         return events
 
+    def mark_sent(self, now: float) -> None:
+        """The bytes taken with ``data_to_send()`` were written at ``now``."""
+        sink = self._sink
+        if sink.sent:
+            self._last_sent = now
+            sink.sent = False
+
     def handle_timer(self, now: float) -> list[Event]:
         """Act on an expired ``next_deadline()``: send a heartbeat or report
         the peer dead (``HeartbeatTimedOut``, the connection is then CLOSED)."""

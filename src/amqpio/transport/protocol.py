@@ -208,13 +208,12 @@ class AMQPProtocol(asyncio.Protocol):
                 transport.write(data[0])
             else:
                 transport.writelines(data)
-            if self._timer is not None:
-                # tell the core when these bytes really left, so the next
-                # heartbeat is due half an interval after them, not later
-                events = self.core.handle_timer(self.loop.time())
-                if events:
-                    self._dispatch(events)
-        self._arm_timer()
+            # the next heartbeat is due half an interval after these bytes
+            self.core.mark_sent(self.loop.time())
+        if self._timer is None:
+            # an armed timer stays: deadlines only move later (it re-arms
+            # itself when it fires early)
+            self._arm_timer()
 
     def _arm_timer(self) -> None:
         deadline = self.core.next_deadline()
@@ -376,15 +375,28 @@ class AMQPProtocol(asyncio.Protocol):
         return self._confirms.get(channel_id, {}).pop(delivery_tag, None)
 
     def ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
-        self._async_command(self.core.ack, channel_id, delivery_tag, multiple)
+        self._settle(self.core.ack, channel_id, delivery_tag, multiple)
 
     def nack(
         self, channel_id: int, delivery_tag: int, multiple: bool, requeue: bool
     ) -> None:
-        self._async_command(self.core.nack, channel_id, delivery_tag, multiple, requeue)
+        self._settle(self.core.nack, channel_id, delivery_tag, multiple, requeue)
 
     def reject(self, channel_id: int, delivery_tag: int, requeue: bool) -> None:
-        self._async_command(self.core.reject, channel_id, delivery_tag, requeue)
+        self._settle(self.core.reject, channel_id, delivery_tag, requeue)
+
+    def _settle(self, command: Callable[..., object], *args: object) -> None:
+        # Nobody waits on an ack: it is written at the end of the loop turn
+        # (with the other acks of the turn) rather than at once, so it never
+        # delays a publish or a wake-up that is already due in this turn.
+        self.check_open()
+        try:
+            command(*args)
+        except LocalProtocolError as error:
+            raise exc.ChannelInvalidStateError(str(error)) from None
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
 
     def _async_command(self, command: Callable[..., object], *args: object) -> None:
         self.check_open()
