@@ -911,7 +911,9 @@ def emit_properties(spec: Spec) -> str:
         "from ..codec.values import (\n    Buffer,\n    datetime_to_timestamp,\n"
         "    timestamp_to_datetime,\n)\n\n"
     )
-    out.append('__all__ = ["BasicProperties", "decode_content_header"]\n\n')
+    out.append(
+        '__all__ = ["BasicProperties", "decode_content_header", "encode_properties"]\n\n'
+    )
     out.append('_CONTENT_HEADER: Final = struct.Struct(">HHQ")\n')
     out.append('_H: Final = struct.Struct(">H")\n')
     out.append('_B: Final = struct.Struct(">B")\n')
@@ -940,51 +942,19 @@ def emit_properties(spec: Spec) -> str:
     for f in props:
         out.append(f"        if {f.py_name} is not None:\n")
         out.append(f"            self.{f.py_name} = {f.py_name}\n")
-    # encode
+    # encode: through the module-level encode_properties (below the class)
     out.append("\n    def encode(self) -> bytes:\n")
     out.append(
         '        """The flag word followed by the values of the set properties."""\n'
     )
-    out.append("        try:\n")
-    out.append("            return self._encode()\n")
-    out.append("        except (struct.error, UnicodeEncodeError) as exc:\n")
-    out.append(
-        '            raise EncodeError(f"property value cannot be encoded: {exc}") from None\n'
-    )
-    out.append("\n    def _encode(self) -> bytes:\n")
     out.append(
         "        # only present properties are in the instance dict (see module doc)\n"
     )
     out.append("        d = self.__dict__\n")
-    out.append("        flags = 0\n")
-    out.append('        parts: list[bytes] = [b""]\n')
-    for i, f in enumerate(props):
-        bit = 1 << (15 - i)
-        out.append(
-            f'        if "{f.py_name}" in d and (value_{i} := self.{f.py_name}) is not None:\n'
-        )
-        out.append(f"            flags |= 0x{bit:04X}\n")
-        if f.type == "shortstr":
-            out.append(f"            raw = value_{i}.encode()\n")
-            out.append("            if len(raw) > 255:\n")
-            out.append(
-                f'                raise EncodeError("property {f.py_name} is longer '
-                'than 255 bytes")\n'
-            )
-            out.append("            parts.append(_B.pack(len(raw)))\n")
-            out.append("            parts.append(raw)\n")
-        elif f.type == "octet":
-            out.append(f"            parts.append(_B.pack(value_{i}))\n")
-        elif f.type == "timestamp":
-            out.append(
-                f"            parts.append(_Q.pack(datetime_to_timestamp(value_{i})))\n"
-            )
-        elif f.type == "table":
-            out.append(f"            parts.append(encode_table(value_{i}))\n")
-        else:
-            raise SystemExit(f"unsupported property type {f.type}")
-    out.append("        parts[0] = _H.pack(flags)\n")
-    out.append('        return b"".join(parts)\n')
+    out.append("        return encode_properties(\n")
+    for f in props:
+        out.append(f'            d.get("{f.py_name}"),\n')
+    out.append("        )\n")
     # decode
     out.append("\n    @classmethod\n")
     out.append(
@@ -1061,6 +1031,49 @@ def emit_properties(spec: Spec) -> str:
         "        )\n"
         '        return f"<Basic.Properties({args})>"\n'
     )
+    out.append("\n\ndef encode_properties(\n")
+    for f in props:
+        out.append(f"    {f.py_name}: {PROPERTY_TYPES[f.type]} | None = None,\n")
+    out.append(") -> bytes:\n")
+    out.append(
+        '    """The flag word and values of a content header\'s properties.\n\n'
+        "    ``None`` leaves a property out. Publishers that hold the values already\n"
+        "    call this directly, without building a :class:`BasicProperties`.\n"
+        '    """\n'
+    )
+    out.append("    flags = 0\n")
+    out.append('    parts: list[bytes] = [b""]\n')
+    out.append("    try:\n")
+    for i, f in enumerate(props):
+        bit = 1 << (15 - i)
+        name = f.py_name
+        out.append(f"        if {name} is not None:\n")
+        out.append(f"            flags |= 0x{bit:04X}\n")
+        if f.type == "shortstr":
+            out.append(f"            raw = {name}.encode()\n")
+            out.append("            if len(raw) > 255:\n")
+            out.append(
+                f'                raise EncodeError("property {name} is longer '
+                'than 255 bytes")\n'
+            )
+            out.append("            parts.append(_B.pack(len(raw)))\n")
+            out.append("            parts.append(raw)\n")
+        elif f.type == "octet":
+            out.append(f"            parts.append(_B.pack({name}))\n")
+        elif f.type == "timestamp":
+            out.append(
+                f"            parts.append(_Q.pack(datetime_to_timestamp({name})))\n"
+            )
+        elif f.type == "table":
+            out.append(f"            parts.append(encode_table({name}))\n")
+        else:
+            raise SystemExit(f"unsupported property type {f.type}")
+    out.append("    except (struct.error, UnicodeEncodeError) as exc:\n")
+    out.append(
+        '        raise EncodeError(f"property value cannot be encoded: {exc}") from None\n'
+    )
+    out.append("    parts[0] = _H.pack(flags)\n")
+    out.append('    return b"".join(parts)\n')
     out.append(
         "\n\ndef decode_content_header(payload: Buffer) -> tuple[int, int, BasicProperties]:\n"
         '    """Decode a content header frame\'s payload: ``(class_id, body_size, properties)``.\n\n'

@@ -27,10 +27,10 @@ from .abc import (
 )
 from .exchange import Exchange
 from .log import logger
-from .message import IncomingMessage, ReturnedMessage
+from .message import IncomingMessage, Message, ReturnedMessage
 from .queue import Queue
 from .sansio import events as ev
-from .spec import Basic, Confirm, Method
+from .spec import Basic, BasicProperties, Confirm, Method
 from .spec import Channel as ChannelMethods
 from .spec import Exchange as ExchangeMethods
 from .spec import Queue as QueueMethods
@@ -69,6 +69,8 @@ def _new_message_id() -> str:
 
 
 ConsumerCallback = Callable[[AbstractIncomingMessage], Any]
+
+_MESSAGE_PROPERTIES = Message.properties
 
 
 async def _wait(future: Awaitable[Any], timeout: TimeoutType) -> Any:
@@ -355,11 +357,19 @@ class Channel(AbstractChannel):
         protocol = self._get_protocol()
         if protocol._paused:
             await protocol.drain()
-        properties = message.properties
-        if properties.message_id is None:
-            # aio-pika fills a message_id: it is how a Basic.Return (which has no
-            # delivery tag) is matched with its publish
-            properties.message_id = _new_message_id()
+        # aio-pika fills a message_id: it is how a Basic.Return (which has no
+        # delivery tag) is matched with its publish
+        properties: BasicProperties | bytes
+        if type(message).properties is _MESSAGE_PROPERTIES:
+            # amqpio's Message (a subclass may override ``properties``)
+            assert isinstance(message, Message)
+            message_id = message.message_id or _new_message_id()
+            properties = message._encode_properties(message_id)
+        else:  # another AbstractMessage implementation
+            properties = message.properties
+            if properties.message_id is None:
+                properties.message_id = _new_message_id()
+            message_id = properties.message_id
         number = self._number or 0
         confirm = protocol.publish(
             number,
@@ -373,12 +383,18 @@ class Channel(AbstractChannel):
         if confirm is None:
             return None
         if mandatory:
+            # a Basic.Return is matched to its publish while the publish waits
             returnable = self._returnable
-            message_id = properties.message_id
-            returnable[message_id] = protocol.last_delivery_tag
-            confirm.add_done_callback(lambda _: returnable.pop(message_id, None))
-        result = await _wait(confirm, timeout)
-        if isinstance(result, Basic.Nack):
+            tag = protocol.last_delivery_tag
+            returnable[message_id] = tag
+            try:
+                result = await (confirm if timeout is None else _wait(confirm, timeout))
+            finally:
+                if returnable.get(message_id) == tag:
+                    del returnable[message_id]
+        else:
+            result = await (confirm if timeout is None else _wait(confirm, timeout))
+        if type(result) is Basic.Nack:
             raise exc.DeliveryError(None, result)
         return result
 

@@ -41,6 +41,7 @@ from .abc import (
 from .exceptions import ChannelInvalidStateError, MessageProcessError
 from .log import get_logger
 from .spec import Basic, BasicProperties
+from .spec.properties import encode_properties
 
 __all__ = ("IncomingMessage", "Message", "ReturnedMessage")
 
@@ -313,6 +314,25 @@ class Message(AbstractMessage):
             message_type=self._type or None,
             user_id=self._user_id or None,
             app_id=self._app_id or None,
+        )
+
+    def _encode_properties(self, message_id: str | None) -> bytes:
+        """:attr:`properties` encoded for the wire, with ``message_id`` when the
+        message has none (the publish path: no BasicProperties is built)."""
+        return encode_properties(
+            self._content_type or None,
+            self._content_encoding or None,
+            self._headers,
+            self._delivery_mode,
+            self._priority,
+            self._correlation_id or None,
+            self._reply_to or None,
+            None if self._expiration is None else encode_expiration(self._expiration),
+            self._message_id or message_id,
+            self._timestamp,
+            self._type or None,
+            self._user_id or None,
+            self._app_id or None,
         )
 
     def __repr__(self) -> str:

@@ -136,6 +136,18 @@ def test_properties_encode_like_aio_pika(kwargs: dict[str, Any]) -> None:
         assert ours == theirs
 
 
+@pytest.mark.parametrize("kwargs", CASES)
+def test_publish_encoding_equals_the_properties_encoding(
+    kwargs: dict[str, Any],
+) -> None:
+    # the publish path encodes from the slots; it must match .properties
+    message = Message(b"body", **kwargs)
+    properties = message.properties
+    if properties.message_id is None:
+        properties.message_id = "filled-in"
+    assert message._encode_properties("filled-in") == properties.encode()
+
+
 def test_properties_round_trip_through_incoming_message() -> None:
     sent = Message(b"hello", **FULL)
     received = IncomingMessage(

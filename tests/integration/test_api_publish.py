@@ -12,6 +12,7 @@ import pytest
 
 import amqpio
 from amqpio import exceptions as exc
+from amqpio.spec import BasicProperties
 from amqpio.testing.rabbitmq import Broker
 
 from .api_support import WAIT, message_count, unique, within
@@ -350,6 +351,30 @@ async def test_message_id_is_filled_in(
     assert first.message_id is not None and len(first.message_id) == 32
     int(first.message_id, 16)  # uuid4 hex, as aio-pika
     assert second.message_id == "given"
+
+
+class _StampedMessage(amqpio.Message):
+    """Overrides ``properties``: the publish must send what it returns."""
+
+    @property
+    def properties(self) -> BasicProperties:
+        properties = super().properties
+        properties.app_id = "stamped"
+        return properties
+
+
+async def test_a_message_subclass_overriding_properties_is_honoured(
+    channel: amqpio.Channel, queue: amqpio.Queue
+) -> None:
+    await channel.default_exchange.publish(_StampedMessage(b"s"), queue.name)
+    await channel.default_exchange.publish(
+        amqpio.Message(b"p", app_id="plain"), queue.name
+    )
+    stamped = await queue.get(no_ack=True)
+    plain = await queue.get(no_ack=True)
+    assert (stamped.body, stamped.app_id) == (b"s", "stamped")
+    assert stamped.message_id is not None and len(stamped.message_id) == 32
+    assert (plain.body, plain.app_id) == (b"p", "plain")
 
 
 @pytest.mark.parametrize(

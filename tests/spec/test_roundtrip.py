@@ -15,8 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amqpio import spec
-from amqpio.codec.errors import DecodeError, FrameDecodeError, SyntaxDecodeError
+from amqpio.codec.errors import (
+    DecodeError,
+    EncodeError,
+    FrameDecodeError,
+    SyntaxDecodeError,
+)
 from amqpio.codec.table import FieldTable
+from amqpio.spec.properties import encode_properties
 
 from .strategies import FULL, field_table, method_instances, properties_instances
 
@@ -83,6 +89,23 @@ def test_properties_roundtrip(props: spec.BasicProperties) -> None:
     assert decoded.encode() == encoded
     assert spec.BasicProperties.decode(memoryview(encoded)) == props
     assert spec.BasicProperties.decode(b"\x00" * 12 + encoded, 12) == props
+
+
+@settings(max_examples=200, deadline=None)
+@given(properties_instances(FULL))
+def test_encode_properties_matches_the_class_encoding(
+    props: spec.BasicProperties,
+) -> None:
+    values = [getattr(props, name) for name, _ in spec.BasicProperties.FIELDS]
+    assert encode_properties(*values) == props.encode()
+
+
+def test_encode_properties_names_an_oversize_property() -> None:
+    with pytest.raises(EncodeError, match="property reply_to is longer than 255"):
+        encode_properties(reply_to="r" * 256)
+    with pytest.raises(EncodeError, match="cannot be encoded"):
+        encode_properties(priority=256)
+    assert encode_properties() == b"\x00\x00"
 
 
 @settings(max_examples=100, deadline=None)

@@ -53,6 +53,26 @@ _NOT_VIA_SEND_METHOD: Final = frozenset(
     (Channel.Open, Channel.Close, Channel.CloseOk, Channel.FlowOk, Basic.Publish)
 )
 _EMPTY_PROPERTIES: Final = BasicProperties().encode()
+
+# Encoded Basic.Publish payloads: an application publishes to a handful of
+# (exchange, routing key) pairs again and again. Bounded: cleared when full.
+_PUBLISH_CACHE: dict[tuple[str, str, bool, bool], bytes] = {}
+_PUBLISH_CACHE_SIZE: Final = 1024
+
+
+def _publish_payload(
+    exchange: str, routing_key: str, mandatory: bool, immediate: bool
+) -> bytes:
+    key = (exchange, routing_key, mandatory, immediate)
+    payload = _PUBLISH_CACHE.get(key)
+    if payload is None:
+        payload = Basic.Publish(exchange, routing_key, mandatory, immediate).encode()
+        if len(_PUBLISH_CACHE) >= _PUBLISH_CACHE_SIZE:
+            _PUBLISH_CACHE.clear()
+        _PUBLISH_CACHE[key] = payload
+    return payload
+
+
 _SEND = ChannelInput.SEND
 _METHOD = ChannelInput.METHOD
 _CONTENT = ChannelInput.CONTENT
@@ -227,12 +247,12 @@ class ChannelCore:
         exchange: str,
         routing_key: str,
         body: Buffer,
-        properties: BasicProperties | None,
+        properties: BasicProperties | bytes | None,
         mandatory: bool,
         immediate: bool,
     ) -> int | None:
         """Queue Basic.Publish with its content; return the delivery tag in
-        confirm mode."""
+        confirm mode. ``properties`` may be given encoded already."""
         if self.machine.state is not _OPEN:
             self._check_send()
         if not self.flow_active:
@@ -241,9 +261,15 @@ class ChannelCore:
             raise LocalProtocolError(f"channel {self.channel_id}: flow is paused")
         parts = encode_content(
             self.channel_id,
-            Basic.Publish(exchange, routing_key, mandatory, immediate).encode(),
+            _publish_payload(exchange, routing_key, mandatory, immediate),
             60,
-            _EMPTY_PROPERTIES if properties is None else properties.encode(),
+            (
+                _EMPTY_PROPERTIES
+                if properties is None
+                else properties
+                if type(properties) is bytes
+                else properties.encode()  # type: ignore[union-attr]
+            ),
             body,
             self.frame_max,
         )

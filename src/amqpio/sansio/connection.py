@@ -354,11 +354,14 @@ class Connection:
         exchange: str,
         routing_key: str,
         body: Buffer,
-        properties: BasicProperties | None = None,
+        properties: BasicProperties | bytes | None = None,
         mandatory: bool = False,
         immediate: bool = False,
     ) -> int | None:
         """Queue Basic.Publish + header + body frames (split at frame_max).
+
+        ``properties`` is a :class:`BasicProperties` or its encoding
+        (:func:`~amqpio.spec.properties.encode_properties`).
 
         Returns the delivery tag when the channel is in confirm mode; its
         outcome arrives as ``PublishAcked`` or ``PublishNacked``.

@@ -24,7 +24,7 @@ from ..codec.values import (
     timestamp_to_datetime,
 )
 
-__all__ = ["BasicProperties", "decode_content_header"]
+__all__ = ["BasicProperties", "decode_content_header", "encode_properties"]
 
 _CONTENT_HEADER: Final = struct.Struct(">HHQ")
 _H: Final = struct.Struct(">H")
@@ -118,100 +118,24 @@ class BasicProperties:
 
     def encode(self) -> bytes:
         """The flag word followed by the values of the set properties."""
-        try:
-            return self._encode()
-        except (struct.error, UnicodeEncodeError) as exc:
-            raise EncodeError(f"property value cannot be encoded: {exc}") from None
-
-    def _encode(self) -> bytes:
         # only present properties are in the instance dict (see module doc)
         d = self.__dict__
-        flags = 0
-        parts: list[bytes] = [b""]
-        if "content_type" in d and (value_0 := self.content_type) is not None:
-            flags |= 0x8000
-            raw = value_0.encode()
-            if len(raw) > 255:
-                raise EncodeError("property content_type is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "content_encoding" in d and (value_1 := self.content_encoding) is not None:
-            flags |= 0x4000
-            raw = value_1.encode()
-            if len(raw) > 255:
-                raise EncodeError("property content_encoding is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "headers" in d and (value_2 := self.headers) is not None:
-            flags |= 0x2000
-            parts.append(encode_table(value_2))
-        if "delivery_mode" in d and (value_3 := self.delivery_mode) is not None:
-            flags |= 0x1000
-            parts.append(_B.pack(value_3))
-        if "priority" in d and (value_4 := self.priority) is not None:
-            flags |= 0x0800
-            parts.append(_B.pack(value_4))
-        if "correlation_id" in d and (value_5 := self.correlation_id) is not None:
-            flags |= 0x0400
-            raw = value_5.encode()
-            if len(raw) > 255:
-                raise EncodeError("property correlation_id is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "reply_to" in d and (value_6 := self.reply_to) is not None:
-            flags |= 0x0200
-            raw = value_6.encode()
-            if len(raw) > 255:
-                raise EncodeError("property reply_to is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "expiration" in d and (value_7 := self.expiration) is not None:
-            flags |= 0x0100
-            raw = value_7.encode()
-            if len(raw) > 255:
-                raise EncodeError("property expiration is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "message_id" in d and (value_8 := self.message_id) is not None:
-            flags |= 0x0080
-            raw = value_8.encode()
-            if len(raw) > 255:
-                raise EncodeError("property message_id is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "timestamp" in d and (value_9 := self.timestamp) is not None:
-            flags |= 0x0040
-            parts.append(_Q.pack(datetime_to_timestamp(value_9)))
-        if "message_type" in d and (value_10 := self.message_type) is not None:
-            flags |= 0x0020
-            raw = value_10.encode()
-            if len(raw) > 255:
-                raise EncodeError("property message_type is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "user_id" in d and (value_11 := self.user_id) is not None:
-            flags |= 0x0010
-            raw = value_11.encode()
-            if len(raw) > 255:
-                raise EncodeError("property user_id is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "app_id" in d and (value_12 := self.app_id) is not None:
-            flags |= 0x0008
-            raw = value_12.encode()
-            if len(raw) > 255:
-                raise EncodeError("property app_id is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        if "cluster_id" in d and (value_13 := self.cluster_id) is not None:
-            flags |= 0x0004
-            raw = value_13.encode()
-            if len(raw) > 255:
-                raise EncodeError("property cluster_id is longer than 255 bytes")
-            parts.append(_B.pack(len(raw)))
-            parts.append(raw)
-        parts[0] = _H.pack(flags)
-        return b"".join(parts)
+        return encode_properties(
+            d.get("content_type"),
+            d.get("content_encoding"),
+            d.get("headers"),
+            d.get("delivery_mode"),
+            d.get("priority"),
+            d.get("correlation_id"),
+            d.get("reply_to"),
+            d.get("expiration"),
+            d.get("message_id"),
+            d.get("timestamp"),
+            d.get("message_type"),
+            d.get("user_id"),
+            d.get("app_id"),
+            d.get("cluster_id"),
+        )
 
     @classmethod
     def decode(cls, payload: Buffer, offset: int = 0) -> BasicProperties:
@@ -325,6 +249,118 @@ class BasicProperties:
             if getattr(self, name) is not None
         )
         return f"<Basic.Properties({args})>"
+
+
+def encode_properties(
+    content_type: str | None = None,
+    content_encoding: str | None = None,
+    headers: FieldTable | None = None,
+    delivery_mode: int | None = None,
+    priority: int | None = None,
+    correlation_id: str | None = None,
+    reply_to: str | None = None,
+    expiration: str | None = None,
+    message_id: str | None = None,
+    timestamp: datetime.datetime | None = None,
+    message_type: str | None = None,
+    user_id: str | None = None,
+    app_id: str | None = None,
+    cluster_id: str | None = None,
+) -> bytes:
+    """The flag word and values of a content header's properties.
+
+    ``None`` leaves a property out. Publishers that hold the values already
+    call this directly, without building a :class:`BasicProperties`.
+    """
+    flags = 0
+    parts: list[bytes] = [b""]
+    try:
+        if content_type is not None:
+            flags |= 0x8000
+            raw = content_type.encode()
+            if len(raw) > 255:
+                raise EncodeError("property content_type is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if content_encoding is not None:
+            flags |= 0x4000
+            raw = content_encoding.encode()
+            if len(raw) > 255:
+                raise EncodeError("property content_encoding is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if headers is not None:
+            flags |= 0x2000
+            parts.append(encode_table(headers))
+        if delivery_mode is not None:
+            flags |= 0x1000
+            parts.append(_B.pack(delivery_mode))
+        if priority is not None:
+            flags |= 0x0800
+            parts.append(_B.pack(priority))
+        if correlation_id is not None:
+            flags |= 0x0400
+            raw = correlation_id.encode()
+            if len(raw) > 255:
+                raise EncodeError("property correlation_id is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if reply_to is not None:
+            flags |= 0x0200
+            raw = reply_to.encode()
+            if len(raw) > 255:
+                raise EncodeError("property reply_to is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if expiration is not None:
+            flags |= 0x0100
+            raw = expiration.encode()
+            if len(raw) > 255:
+                raise EncodeError("property expiration is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if message_id is not None:
+            flags |= 0x0080
+            raw = message_id.encode()
+            if len(raw) > 255:
+                raise EncodeError("property message_id is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if timestamp is not None:
+            flags |= 0x0040
+            parts.append(_Q.pack(datetime_to_timestamp(timestamp)))
+        if message_type is not None:
+            flags |= 0x0020
+            raw = message_type.encode()
+            if len(raw) > 255:
+                raise EncodeError("property message_type is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if user_id is not None:
+            flags |= 0x0010
+            raw = user_id.encode()
+            if len(raw) > 255:
+                raise EncodeError("property user_id is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if app_id is not None:
+            flags |= 0x0008
+            raw = app_id.encode()
+            if len(raw) > 255:
+                raise EncodeError("property app_id is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+        if cluster_id is not None:
+            flags |= 0x0004
+            raw = cluster_id.encode()
+            if len(raw) > 255:
+                raise EncodeError("property cluster_id is longer than 255 bytes")
+            parts.append(_B.pack(len(raw)))
+            parts.append(raw)
+    except (struct.error, UnicodeEncodeError) as exc:
+        raise EncodeError(f"property value cannot be encoded: {exc}") from None
+    parts[0] = _H.pack(flags)
+    return b"".join(parts)
 
 
 def decode_content_header(payload: Buffer) -> tuple[int, int, BasicProperties]:

@@ -340,7 +340,7 @@ class AMQPProtocol(asyncio.Protocol):
         exchange: str,
         routing_key: str,
         body: Buffer,
-        properties: BasicProperties,
+        properties: BasicProperties | bytes,
         mandatory: bool,
         immediate: bool,
     ) -> asyncio.Future[Method] | None:
