@@ -1033,12 +1033,15 @@ def emit_properties(spec: Spec) -> str:
     )
     out.append("\n\ndef encode_properties(\n")
     for f in props:
-        out.append(f"    {f.py_name}: {PROPERTY_TYPES[f.type]} | None = None,\n")
+        # a timestamp may also be given as whole POSIX seconds
+        extra = " | int" if f.type == "timestamp" else ""
+        out.append(f"    {f.py_name}: {PROPERTY_TYPES[f.type]}{extra} | None = None,\n")
     out.append(") -> bytes:\n")
     out.append(
         '    """The flag word and values of a content header\'s properties.\n\n'
-        "    ``None`` leaves a property out. Publishers that hold the values already\n"
-        "    call this directly, without building a :class:`BasicProperties`.\n"
+        "    ``None`` leaves a property out; a timestamp may be whole POSIX seconds.\n"
+        "    Publishers that hold the values already call this directly, without\n"
+        "    building a :class:`BasicProperties`.\n"
         '    """\n'
     )
     out.append("    flags = 0\n")
@@ -1061,9 +1064,9 @@ def emit_properties(spec: Spec) -> str:
         elif f.type == "octet":
             out.append(f"            parts.append(_B.pack({name}))\n")
         elif f.type == "timestamp":
-            out.append(
-                f"            parts.append(_Q.pack(datetime_to_timestamp({name})))\n"
-            )
+            out.append(f"            if isinstance({name}, datetime.datetime):\n")
+            out.append(f"                {name} = datetime_to_timestamp({name})\n")
+            out.append(f"            parts.append(_Q.pack({name}))\n")
         elif f.type == "table":
             out.append(f"            parts.append(encode_table({name}))\n")
         else:

@@ -19,6 +19,7 @@ and the body, without copying the headers table or converting anything but
 from __future__ import annotations
 
 import asyncio
+import builtins
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -130,6 +131,44 @@ def encode_timestamp(value: DateType) -> datetime | None:
     raise ValueError(f"Invalid timestamp type: {type(value)!r}", value)
 
 
+_str = str
+#: datetime.fromtimestamp's range ends in year 9999
+_MAX_POSIX: Final = 253_402_300_800
+
+
+def _stored_timestamp(value: DateType) -> datetime | float | None:
+    """What the ``_timestamp`` slot keeps for ``Message(timestamp=value)``.
+
+    A POSIX time (``time.time()`` in the RPC pattern) is kept as it is: it
+    becomes a datetime only if read, and is published as its whole seconds.
+    """
+    if value is None or isinstance(value, datetime):
+        return value
+    if (
+        isinstance(value, (int, float))
+        and type(value) is not bool
+        and 0 <= value < _MAX_POSIX
+    ):
+        return value
+    return encode_timestamp(value)
+
+
+def _timestamp_of(message: Message) -> datetime | None:
+    """``message.timestamp``: a stored POSIX time becomes a datetime here."""
+    value = message._timestamp
+    if value is None or isinstance(value, datetime):
+        return value
+    value = datetime.fromtimestamp(value, tz=timezone.utc)
+    message._timestamp = value
+    return value
+
+
+def _wire_timestamp(value: datetime | float | None) -> datetime | int | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return int(value)  # whole seconds (a float is >= 0 here: floor)
+
+
 def decode_timestamp(value: datetime | None) -> datetime | None:
     """The timestamp as ``info()`` reports it (unchanged)."""
     return value
@@ -186,7 +225,7 @@ class Message(AbstractMessage):
     _message_id: str | None
     _priority: int | None
     _reply_to: str | None
-    _timestamp: datetime | None
+    _timestamp: datetime | float | None
     _type: str | None
     _user_id: str | None
 
@@ -224,12 +263,29 @@ class Message(AbstractMessage):
         self._headers = headers or {}
         self._content_type = content_type
         self._content_encoding = content_encoding
+        # (``type(x) is str`` first: str() is a call even for a str)
         self._delivery_mode = (
-            _NOT_PERSISTENT if delivery_mode is None else _delivery_mode(delivery_mode)
+            _NOT_PERSISTENT
+            if delivery_mode is None
+            else delivery_mode
+            if delivery_mode is _NOT_PERSISTENT or delivery_mode is _PERSISTENT
+            else _delivery_mode(delivery_mode)
         )
         self._priority = int(priority) if priority else 0
-        self._correlation_id = str(correlation_id) if correlation_id else None
-        self._reply_to = str(reply_to) if reply_to else None
+        self._correlation_id = (
+            correlation_id
+            if _str is builtins.type(correlation_id)
+            else str(correlation_id)
+            if correlation_id
+            else None
+        ) or None
+        self._reply_to = (
+            reply_to
+            if _str is builtins.type(reply_to)
+            else str(reply_to)
+            if reply_to
+            else None
+        ) or None
         if expiration is not None:
             encode_expiration(expiration)  # ValueError on a bad type or sign
         self._expiration = expiration
@@ -237,9 +293,11 @@ class Message(AbstractMessage):
         self._timestamp = (
             timestamp
             if timestamp is None or isinstance(timestamp, datetime)
-            else encode_timestamp(timestamp)
+            else _stored_timestamp(timestamp)
         )
-        self._type = str(type) if type else None
+        self._type = (
+            type if _str is builtins.type(type) else str(type) if type else None
+        ) or None
         self._user_id = str(user_id) if user_id else None
         self._app_id = str(app_id) if app_id else None
 
@@ -278,7 +336,7 @@ class Message(AbstractMessage):
             "redelivered": None,
             "reply_to": self._reply_to,
             "routing_key": None,
-            "timestamp": self._timestamp,
+            "timestamp": _timestamp_of(self),
             "type": str(self._type),
             "user_id": self._user_id,
         }
@@ -310,7 +368,7 @@ class Message(AbstractMessage):
                 else encode_expiration(self._expiration)
             ),
             message_id=self._message_id or None,
-            timestamp=self._timestamp,
+            timestamp=_timestamp_of(self),
             message_type=self._type or None,
             user_id=self._user_id or None,
             app_id=self._app_id or None,
@@ -329,7 +387,7 @@ class Message(AbstractMessage):
             self._reply_to or None,
             None if self._expiration is None else encode_expiration(self._expiration),
             self._message_id or message_id,
-            self._timestamp,
+            _wire_timestamp(self._timestamp),
             self._type or None,
             self._user_id or None,
             self._app_id or None,
@@ -666,6 +724,17 @@ def _install_fields(cls: type, names: Iterable[str]) -> None:
         setattr(cls, name, _locked_field(name))
 
 
+def _set_timestamp(self: Message, value: DateType) -> None:
+    if self._locked:
+        raise ValueError("Message is locked")
+    self._timestamp = _stored_timestamp(value)
+
+
+Message.timestamp = property(  # type: ignore[assignment]
+    _timestamp_of, _set_timestamp, None, "The message's ``timestamp``."
+)
+
+
 _install_fields(
     Message,
     (
@@ -681,7 +750,6 @@ _install_fields(
         "message_id",
         "priority",
         "reply_to",
-        "timestamp",
         "type",
         "user_id",
     ),

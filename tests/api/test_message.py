@@ -55,6 +55,7 @@ CASES: list[dict[str, Any]] = [
     {"delivery_mode": 2, "priority": 0, "expiration": 1.5},
     {"correlation_id": "", "reply_to": "", "type": "", "headers": {}},
     {"timestamp": 1_700_000_000, "expiration": timedelta(seconds=2)},
+    {"timestamp": 1_700_000_000.75},
 ]
 
 
@@ -698,3 +699,44 @@ async def test_sync_process_logs_a_failed_settlement(
 
 def test_module_logger() -> None:
     assert log.name == "amqpio.message"
+
+
+def test_a_posix_timestamp_reads_as_a_datetime_and_publishes_its_seconds() -> None:
+    message = Message(b"", timestamp=1_700_000_000.75)
+    expected = datetime.fromtimestamp(1_700_000_000.75, tz=timezone.utc)
+    assert message.timestamp == expected
+    assert message.info()["timestamp"] == expected
+    wire = spec.BasicProperties.decode(message._encode_properties("m"))
+    assert wire.timestamp == datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)
+    assert message.properties.timestamp == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_700_000_000, datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)),
+        (True, datetime.fromtimestamp(1, tz=timezone.utc)),
+        (None, None),
+    ],
+)
+def test_timestamp_assigned_later_reads_as_a_datetime(
+    value: Any, expected: datetime | None
+) -> None:
+    message = Message(b"")
+    message.timestamp = value
+    assert message.timestamp == expected
+
+
+def test_timestamp_relative_and_invalid_values() -> None:
+    before = datetime.now(tz=timezone.utc)
+    message = Message(b"", timestamp=timedelta(seconds=60))
+    assert message.timestamp is not None
+    assert message.timestamp - before >= timedelta(seconds=59)
+    with pytest.raises(ValueError):
+        Message(b"", timestamp="yesterday")  # type: ignore[arg-type]
+    with pytest.raises((ValueError, OverflowError, OSError)):
+        Message(b"", timestamp=float("nan"))
+    locked = Message(b"")
+    locked.lock()
+    with pytest.raises(ValueError, match="locked"):
+        locked.timestamp = 1

@@ -57,6 +57,7 @@ from ..abc import (
 )
 from ..exceptions import ChannelInvalidStateError, MessageProcessError
 from ..message import Message
+from ..spec import Basic
 from ..tools import ensure_awaitable
 from .base import Base, CallbackType, Proxy, T, as_body, get_loop
 
@@ -483,7 +484,7 @@ class RPC(Base):
             correlation_id=correlation_id,
             delivery_mode=delivery_mode,
             timestamp=time.time(),
-            type=message_type.value,
+            type=message_type._value_,  # .value is a slow enum property
             **kwargs,
         )
 
@@ -554,7 +555,11 @@ class RPC(Base):
             result = await exchange.publish(
                 message, routing_key=routing_key, mandatory=True
             )
-            if isinstance(result, AbstractIncomingMessage) and not future.done():
+            if (
+                type(result) is not Basic.Ack
+                and isinstance(result, AbstractIncomingMessage)
+                and not future.done()
+            ):
                 # returned (unroutable) while the channel has publisher confirms
                 future.set_exception(
                     MessageProcessError("Message has been returned", result)

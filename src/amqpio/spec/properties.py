@@ -261,7 +261,7 @@ def encode_properties(
     reply_to: str | None = None,
     expiration: str | None = None,
     message_id: str | None = None,
-    timestamp: datetime.datetime | None = None,
+    timestamp: datetime.datetime | int | None = None,
     message_type: str | None = None,
     user_id: str | None = None,
     app_id: str | None = None,
@@ -269,8 +269,9 @@ def encode_properties(
 ) -> bytes:
     """The flag word and values of a content header's properties.
 
-    ``None`` leaves a property out. Publishers that hold the values already
-    call this directly, without building a :class:`BasicProperties`.
+    ``None`` leaves a property out; a timestamp may be whole POSIX seconds.
+    Publishers that hold the values already call this directly, without
+    building a :class:`BasicProperties`.
     """
     flags = 0
     parts: list[bytes] = [b""]
@@ -328,7 +329,9 @@ def encode_properties(
             parts.append(raw)
         if timestamp is not None:
             flags |= 0x0040
-            parts.append(_Q.pack(datetime_to_timestamp(timestamp)))
+            if isinstance(timestamp, datetime.datetime):
+                timestamp = datetime_to_timestamp(timestamp)
+            parts.append(_Q.pack(timestamp))
         if message_type is not None:
             flags |= 0x0020
             raw = message_type.encode()
