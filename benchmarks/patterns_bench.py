@@ -11,11 +11,16 @@ Rounds alternate between the libraries; each row is the median over
 aio-pika, latency aio-pika / amqpio (higher is better for amqpio either way).
 
 Scenarios:
-- RPC round trip, one call at a time (p50/p99 latency).
+- RPC round trip, one call at a time (p50/p99 latency). The contenders are set
+  up together and take turns of ``BLOCK`` calls, so that the drifts of a
+  shared machine hit them alike; a third contender, the broker floor of
+  ``rpc_floor.py`` (the same frames from a minimal asyncio client), shows how
+  much of a round trip is the broker's and how much each library adds.
 - RPC round trip, 100 calls in flight (p50/p99 latency and calls/s).
 - Master/Worker: tasks/s from the first ``create_task`` to the last task
   processed, 100 ``create_task`` in flight, worker prefetch 100.
-- amqpio's opt-in direct reply-to RPC mode, against aio-pika's reply queue.
+- amqpio's opt-in direct reply-to RPC mode, against aio-pika's reply queue
+  (one at a time interleaved as above, and 100 in flight).
 """
 
 from __future__ import annotations
@@ -30,11 +35,16 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import ModuleType
 from typing import Any
 
+from rpc_floor import raw_rpc_pair
+
 LIBS = ("amqpio", "aio_pika")
 WINDOW = 100
+#: calls each contender makes before the next one takes its turn
+BLOCK = 100
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -62,26 +72,66 @@ async def _rpc_pair(
     return server_connection, client_connection, client, method
 
 
+Call = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
 async def rpc_sequential(
-    lib: ModuleType, url: str, n: int, direct: bool = False
-) -> dict[str, float]:
-    """One call at a time: latency percentiles."""
-    server_connection, client_connection, client, method = await _rpc_pair(
-        lib, url, direct
-    )
+    contenders: dict[str, Callable[[], Awaitable[tuple[Call, Callable[[], Any]]]]],
+    n: int,
+) -> dict[str, dict[str, float]]:
+    """One call at a time: latency percentiles of every contender.
+
+    All contenders are set up first; then they take turns, ``BLOCK`` calls
+    each, so that slow drifts of a shared machine hit them alike.
+    """
+    calls: dict[str, Call] = {}
+    closers: list[Callable[[], Any]] = []
     try:
-        latencies = []
-        for i in range(n):
-            start = time.perf_counter()
-            await client.call(method, {"i": i})
-            latencies.append(time.perf_counter() - start)
+        for name, setup in contenders.items():
+            calls[name], close = await setup()
+            closers.append(close)
+        latencies: dict[str, list[float]] = {name: [] for name in calls}
+        for first in range(0, n, BLOCK):
+            for name, call in calls.items():
+                record = latencies[name].append
+                for i in range(first, min(n, first + BLOCK)):
+                    start = time.perf_counter()
+                    await call({"i": i})
+                    record(time.perf_counter() - start)
     finally:
-        await client_connection.close()
-        await server_connection.close()
+        for close in reversed(closers):
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
     return {
-        "p50": percentile(latencies, 0.5),
-        "p99": percentile(latencies, 0.99),
+        name: {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99)}
+        for name, values in latencies.items()
     }
+
+
+def library_rpc(
+    lib: ModuleType, url: str, direct: bool = False
+) -> Callable[[], Awaitable[tuple[Call, Callable[[], Any]]]]:
+    async def setup() -> tuple[Call, Callable[[], Any]]:
+        server_connection, client_connection, client, method = await _rpc_pair(
+            lib, url, direct
+        )
+
+        async def close() -> None:
+            await client_connection.close()
+            await server_connection.close()
+
+        return partial(client.call, method), close
+
+    return setup
+
+
+def floor_rpc(url: str) -> Callable[[], Awaitable[tuple[Call, Callable[[], Any]]]]:
+    async def setup() -> tuple[Call, Callable[[], Any]]:
+        floor = await raw_rpc_pair(url)
+        return floor.call, floor.close
+
+    return setup
 
 
 async def rpc_concurrent(
@@ -160,20 +210,11 @@ async def master_worker(lib: ModuleType, url: str, n: int) -> dict[str, float]:
 Scenario = Callable[[ModuleType, str, int], Awaitable[dict[str, float]]]
 
 
-async def _direct_sequential(lib: ModuleType, url: str, n: int) -> dict[str, float]:
-    return await rpc_sequential(lib, url, n, direct=lib.__name__ == "amqpio")
-
-
 async def _direct_concurrent(lib: ModuleType, url: str, n: int) -> dict[str, float]:
     return await rpc_concurrent(lib, url, n, direct=lib.__name__ == "amqpio")
 
 
 ROWS: list[tuple[str, Scenario, list[tuple[str, str]]]] = [
-    (
-        "RPC, one call at a time",
-        rpc_sequential,
-        [("p50", "µs"), ("p99", "µs")],
-    ),
     (
         f"RPC, {WINDOW} calls in flight",
         rpc_concurrent,
@@ -181,16 +222,91 @@ ROWS: list[tuple[str, Scenario, list[tuple[str, str]]]] = [
     ),
     ("Master/Worker", master_worker, [("rate", "tasks/s")]),
     (
-        "RPC direct reply-to (amqpio) vs reply queue (aio-pika), one at a time",
-        _direct_sequential,
-        [("p50", "µs"), ("p99", "µs")],
-    ),
-    (
         f"RPC direct reply-to (amqpio) vs reply queue (aio-pika), {WINDOW} in flight",
         _direct_concurrent,
         [("p50", "µs"), ("p99", "µs"), ("rate", "calls/s")],
     ),
 ]
+
+
+def _row(title: str, metric: str, unit: str, ours: float, theirs: float) -> None:
+    if unit == "µs":
+        ours, theirs = ours * 1e6, theirs * 1e6
+        advantage = theirs / ours
+    else:
+        advantage = ours / theirs
+    print(
+        f"| {title} | {metric} ({unit}) | {ours:,.0f} | {theirs:,.0f} "
+        f"| {advantage:.2f}x |"
+    )
+    sys.stdout.flush()
+
+
+async def sequential_rows(
+    libs: dict[str, ModuleType], url: str, n: int, repeat: int, only: str | None
+) -> dict[str, float] | None:
+    """The one-call-at-a-time rows; returns the floor comparison (p50, s)."""
+    amqpio, aio_pika = libs["amqpio"], libs["aio_pika"]
+    tables = [
+        (
+            "RPC, one call at a time",
+            {
+                "amqpio": library_rpc(amqpio, url),
+                "aio_pika": library_rpc(aio_pika, url),
+                "floor": floor_rpc(url),
+            },
+        ),
+        (
+            "RPC direct reply-to (amqpio) vs reply queue (aio-pika), one at a time",
+            {
+                "amqpio": library_rpc(amqpio, url, direct=True),
+                "aio_pika": library_rpc(aio_pika, url),
+            },
+        ),
+    ]
+    floor: dict[str, float] | None = None
+    for title, contenders in tables:
+        if only and only not in title:
+            continue
+        runs = [await rpc_sequential(contenders, n) for _ in range(repeat)]
+        medians = {
+            name: {
+                metric: statistics.median(run[name][metric] for run in runs)
+                for metric in ("p50", "p99")
+            }
+            for name in contenders
+        }
+        for metric in ("p50", "p99"):
+            _row(
+                title,
+                metric,
+                "µs",
+                medians["amqpio"][metric],
+                medians["aio_pika"][metric],
+            )
+        if "floor" in medians:
+            floor = {
+                f"{name}_{metric}": medians[name][metric]
+                for name in medians
+                for metric in ("p50", "p99")
+            }
+    return floor
+
+
+def explain_floor(floor: dict[str, float]) -> None:
+    """What the broker alone costs per call, and each library's share above it."""
+    print()
+    for metric in ("p50", "p99"):
+        base = floor[f"floor_{metric}"]
+        ours = floor[f"amqpio_{metric}"] - base
+        theirs = floor[f"aio_pika_{metric}"] - base
+        print(
+            f"One call at a time, {metric}: broker floor {base * 1e6:,.0f} µs "
+            f"(rpc_floor.py: a minimal asyncio client sending the same frames); "
+            f"above it amqpio adds {ours * 1e6:,.0f} µs and aio-pika "
+            f"{theirs * 1e6:,.0f} µs. A client adding nothing would be "
+            f"{(base + theirs) / base:.2f}x faster than aio-pika here."
+        )
 
 
 async def main_async(url: str, calls: int, repeat: int, only: str | None) -> None:
@@ -203,28 +319,21 @@ async def main_async(url: str, calls: int, repeat: int, only: str | None) -> Non
     print()
     print("| scenario | metric | amqpio | aio-pika | amqpio advantage |")
     print("|---|---|---:|---:|---:|")
+    floor = await sequential_rows(libs, url, calls, repeat, only)
     for title, scenario, metrics in ROWS:
         if only and only not in title:
             continue
-        n = calls if scenario is not rpc_sequential else calls // 2
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in libs}
         for _ in range(repeat):
             for name, lib in libs.items():
-                runs[name].append(await scenario(lib, url, n))
+                runs[name].append(await scenario(lib, url, calls))
         for metric, unit in metrics:
             ours, theirs = (
                 statistics.median(run[metric] for run in runs[name]) for name in libs
             )
-            if unit == "µs":
-                ours, theirs = ours * 1e6, theirs * 1e6
-                advantage = theirs / ours
-            else:
-                advantage = ours / theirs
-            print(
-                f"| {title} | {metric} ({unit}) | {ours:,.0f} | {theirs:,.0f} "
-                f"| {advantage:.2f}x |"
-            )
-            sys.stdout.flush()
+            _row(title, metric, unit, ours, theirs)
+    if floor is not None:
+        explain_floor(floor)
 
 
 def broker_url() -> tuple[str, Any]:
