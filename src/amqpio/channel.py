@@ -49,13 +49,13 @@ log = logger.getChild("channel")
 # Message ids for publishes without one: the format of uuid4().hex (32 hex
 # digits), unique per process, at the cost of a counter instead of a urandom
 # call per publish. A forked child draws a new random half.
-_id_prefix = ""
+_id_base = 0
 _id_counter = itertools.count()
 
 
 def _seed_message_ids() -> None:
-    global _id_prefix, _id_counter
-    _id_prefix = os.urandom(8).hex()
+    global _id_base, _id_counter
+    _id_base = int.from_bytes(os.urandom(8), "big") << 64
     _id_counter = itertools.count()
 
 
@@ -65,7 +65,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def _new_message_id() -> str:
-    return f"{_id_prefix}{next(_id_counter):016x}"
+    return "%032x" % (_id_base + next(_id_counter))
 
 
 ConsumerCallback = Callable[[AbstractIncomingMessage], Any]
