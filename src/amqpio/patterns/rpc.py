@@ -57,7 +57,6 @@ from ..abc import (
 )
 from ..exceptions import ChannelInvalidStateError, MessageProcessError
 from ..message import Message
-from ..spec import Basic
 from ..tools import ensure_awaitable
 from .base import Base, CallbackType, Proxy, T, as_body, get_loop
 
@@ -555,11 +554,7 @@ class RPC(Base):
             result = await exchange.publish(
                 message, routing_key=routing_key, mandatory=True
             )
-            if (
-                type(result) is not Basic.Ack
-                and isinstance(result, AbstractIncomingMessage)
-                and not future.done()
-            ):
+            if isinstance(result, AbstractIncomingMessage) and not future.done():
                 # returned (unroutable) while the channel has publisher confirms
                 future.set_exception(
                     MessageProcessError("Message has been returned", result)
