@@ -8,18 +8,13 @@ a separate amqpio connection. Every process a scenario starts is stopped at
 the end (SIGINT, SIGTERM, SIGKILL). Queues and exchanges the examples use are
 deleted before and after each scenario.
 
-Examples needing ``connect_robust`` (issue 5) or ``aio_pika.patterns`` (issue
-6) are strict xfails expecting :class:`MissingFeature` (the example's own
-ImportError/AttributeError) for as long as amqpio lacks the feature; once it
-exists, the xfail condition is false and the scenario runs like any other, so
-it fails plainly if the example does not work. Two seed examples cannot run as
-printed whatever amqpio does (:class:`SeedCodeError`); see ``examples/README.md``.
+Two seed examples cannot run as printed whatever amqpio does
+(:class:`SeedCodeError`); see ``examples/README.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
 import shutil
 import time
@@ -60,40 +55,6 @@ QUEUES = (
     "multiply",
 )
 EXCHANGES = ("logs", "topic_logs", "direct")
-
-
-def _has(module: str, *names: str) -> bool:
-    """Whether the module ``module`` can be imported and has ``names``."""
-    try:
-        imported = importlib.import_module(module)
-    except ImportError:
-        return False
-    return all(hasattr(imported, name) for name in names)
-
-
-HAS_ROBUST = _has("amqpio", "connect_robust")
-HAS_PATTERNS = _has("amqpio.patterns", "Master", "RPC", "NackMessage", "RejectMessage")
-
-#: Strict xfails while the feature is missing; once it exists the scenario runs
-#: as any other (and fails plainly if the example does not work).
-NEEDS_ROBUST = pytest.mark.xfail(
-    not HAS_ROBUST,
-    strict=True,
-    raises=MissingFeature,
-    reason="needs issue 5: connect_robust not implemented yet",
-)
-NEEDS_ROBUST_AND_PATTERNS = pytest.mark.xfail(
-    not (HAS_ROBUST and HAS_PATTERNS),
-    strict=True,
-    raises=MissingFeature,
-    reason="needs issues 5/6: connect_robust and aio_pika.patterns",
-)
-NEEDS_PATTERNS = pytest.mark.xfail(
-    not HAS_PATTERNS,
-    strict=True,
-    raises=MissingFeature,
-    reason="needs issue 6: aio_pika.patterns not implemented yet",
-)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -526,33 +487,32 @@ def tutorial_6_rpc(ex: Examples) -> None:
 
 
 SCENARIOS = [
-    pytest.param(quick_start_consumer_and_publisher, marks=NEEDS_ROBUST),
-    pytest.param(quick_start_asynchronous_message_processing, marks=NEEDS_ROBUST),
-    pytest.param(quick_start_transactions, marks=NEEDS_ROBUST),
-    pytest.param(quick_start_get_single_message, marks=NEEDS_ROBUST),
+    quick_start_consumer_and_publisher,
+    quick_start_asynchronous_message_processing,
+    quick_start_transactions,
+    quick_start_get_single_message,
     pytest.param(
         quick_start_tornado,
         marks=pytest.mark.xfail(
             strict=True,  # stays an xfail: the seed's code is wrong
-            raises=(MissingFeature, SeedCodeError),
-            reason="needs issue 5 (connect_robust); then fails on the seed's own "
-            "NameError: make_app() passes Queue.put for QUEUE.put",
+            raises=SeedCodeError,
+            reason="the seed's own NameError: make_app() passes Queue.put for "
+            "QUEUE.put",
         ),
     ),
-    pytest.param(quick_start_external_credentials, marks=NEEDS_ROBUST),
+    quick_start_external_credentials,
     pytest.param(
         quick_start_connection_pooling,
         marks=pytest.mark.xfail(
             strict=True,
             raises=SeedCodeError,
             reason="the seed's code does not compile (unbalanced ')' in publish()) "
-            "and passes coroutines to asyncio.wait (TypeError on Python >= 3.11); "
-            "it also needs issue 6 (aio_pika.pool)",
+            "and passes coroutines to asyncio.wait (TypeError on Python >= 3.11)",
         ),
     ),
-    pytest.param(patterns_master_worker, marks=NEEDS_ROBUST_AND_PATTERNS),
-    pytest.param(patterns_rpc, marks=NEEDS_ROBUST_AND_PATTERNS),
-    pytest.param(patterns_extending, marks=NEEDS_PATTERNS),
+    patterns_master_worker,
+    patterns_rpc,
+    patterns_extending,
     tutorial_1_hello_world,
     tutorial_2_work_queues,
     tutorial_3_publish_subscribe,
