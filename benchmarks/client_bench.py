@@ -215,12 +215,19 @@ async def rpc_round_trip(lib: ModuleType, url: str, n: int) -> list[float]:
             f"bench-rpc-{uuid.uuid4().hex}", auto_delete=True
         )
 
+        served = asyncio.Event()
+        acked = 0
+
         async def serve(message: Any) -> None:
+            nonlocal acked
             await server_channel.default_exchange.publish(
                 lib.Message(message.body, correlation_id=message.correlation_id),
                 routing_key=message.reply_to,
             )
             await message.ack()
+            acked += 1
+            if acked == n:
+                served.set()
 
         await requests.consume(serve)
         channel = await connection.channel()
@@ -245,6 +252,8 @@ async def rpc_round_trip(lib: ModuleType, url: str, n: int) -> list[float]:
             )
             await future
             latencies.append(time.perf_counter() - start)
+        # the last ack follows the last reply's confirm: let it go out first
+        await asyncio.wait_for(served.wait(), 10)
     return latencies
 
 

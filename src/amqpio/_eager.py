@@ -38,16 +38,15 @@ def run_eagerly(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any] | None:
     except Exception:
         log.exception("Unhandled exception in consumer callback")
         return None
-    task = asyncio.get_running_loop().create_task(_finish(coro, yielded, context))
-    task.add_done_callback(log_consumer_failure)
-    return task
+    # _finish logs a failure itself: no done callback (one loop handle) per task
+    return asyncio.get_running_loop().create_task(_finish(coro, yielded, context))
 
 
 async def _finish(
     coro: Coroutine[Any, Any, Any], yielded: Any, context: contextvars.Context
 ) -> Any:
-    while True:
-        try:
+    try:
+        while True:
             if yielded is None:
                 # a bare ``yield`` (asyncio.sleep(0)): give the loop one turn
                 await asyncio.sleep(0)
@@ -69,8 +68,13 @@ async def _finish(
                     yielded.cancel()
                     await _Waiter(yielded, quiet=True)
                 yielded = context.run(coro.send, None)
-        except StopIteration as stop:
-            return stop.value
+    except StopIteration as stop:
+        return stop.value
+    except Exception:
+        # logged here, as asyncio would log an unretrieved task exception:
+        # no done callback (one loop handle) per task
+        log.exception("Unhandled exception in consumer callback")
+        return None
 
 
 class _Waiter:
