@@ -19,7 +19,6 @@ and the body, without copying the headers table or converting anything but
 from __future__ import annotations
 
 import asyncio
-import builtins
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -131,7 +130,6 @@ def encode_timestamp(value: DateType) -> datetime | None:
     raise ValueError(f"Invalid timestamp type: {type(value)!r}", value)
 
 
-_str = str
 #: datetime.fromtimestamp's range ends in year 9999
 _MAX_POSIX: Final = 253_402_300_800
 
@@ -263,7 +261,6 @@ class Message(AbstractMessage):
         self._headers = headers or {}
         self._content_type = content_type
         self._content_encoding = content_encoding
-        # (``type(x) is str`` first: str() is a call even for a str)
         self._delivery_mode = (
             _NOT_PERSISTENT
             if delivery_mode is None
@@ -272,20 +269,8 @@ class Message(AbstractMessage):
             else _delivery_mode(delivery_mode)
         )
         self._priority = int(priority) if priority else 0
-        self._correlation_id = (
-            correlation_id
-            if _str is builtins.type(correlation_id)
-            else str(correlation_id)
-            if correlation_id
-            else None
-        ) or None
-        self._reply_to = (
-            reply_to
-            if _str is builtins.type(reply_to)
-            else str(reply_to)
-            if reply_to
-            else None
-        ) or None
+        self._correlation_id = str(correlation_id) if correlation_id else None
+        self._reply_to = str(reply_to) if reply_to else None
         if expiration is not None:
             encode_expiration(expiration)  # ValueError on a bad type or sign
         self._expiration = expiration
@@ -295,9 +280,7 @@ class Message(AbstractMessage):
             if timestamp is None or isinstance(timestamp, datetime)
             else _stored_timestamp(timestamp)
         )
-        self._type = (
-            type if _str is builtins.type(type) else str(type) if type else None
-        ) or None
+        self._type = str(type) if type else None
         self._user_id = str(user_id) if user_id else None
         self._app_id = str(app_id) if app_id else None
 

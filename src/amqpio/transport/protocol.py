@@ -389,22 +389,21 @@ class AMQPProtocol(asyncio.Protocol):
         # Nobody waits on an ack: it is written at the end of the loop turn
         # (with the other acks of the turn) rather than at once, so it never
         # delays a publish or a wake-up that is already due in this turn.
-        self.check_open()
-        try:
-            command(*args)
-        except LocalProtocolError as error:
-            raise exc.ChannelInvalidStateError(str(error)) from None
+        self._queue(command, *args)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
     def _async_command(self, command: Callable[..., object], *args: object) -> None:
+        self._queue(command, *args)
+        self._schedule_flush()
+
+    def _queue(self, command: Callable[..., object], *args: object) -> None:
         self.check_open()
         try:
             command(*args)
         except LocalProtocolError as error:
             raise exc.ChannelInvalidStateError(str(error)) from None
-        self._schedule_flush()
 
     def update_secret(self, new_secret: bytes, reason: str) -> asyncio.Future[None]:
         self.check_open()
