@@ -42,7 +42,7 @@ from ._topology import replay_plan
 from ._url import ConnectParams, parse_hosts
 from ._version import __version__
 from .abc import AbstractRobustConnection, FieldValue, SSLOptions, TimeoutType
-from .connection import Connection
+from .connection import Connection, connect
 from .log import logger
 from .robust_channel import CHANNEL_ERRORS, RobustChannel, restoring
 from .tools import CallbackCollection
@@ -655,24 +655,20 @@ async def connect_robust(
     over between cluster nodes. ``reconnect_interval``, ``reconnect_max_interval``,
     ``fail_fast`` and ``recovery_timeout`` come as keywords or URL parameters.
     """
-    if url is None:
-        kwargs.update(
-            host=host,
-            port=port,
-            login=login,
-            password=password,
-            virtualhost=virtualhost,
-            ssl=ssl,
-            ssl_options=ssl_options,
-        )
-    elif ssl_options is not None:
-        kwargs["ssl_options"] = ssl_options
-    connection = connection_class(
+    connection = await connect(
         url,
+        host=host,
+        port=port,
+        login=login,
+        password=password,
+        virtualhost=virtualhost,
+        ssl=ssl,
         loop=loop,
+        ssl_options=ssl_options,
         ssl_context=ssl_context,
+        timeout=timeout,
         client_properties=client_properties,
+        connection_class=connection_class,
         **kwargs,
     )
-    await connection.connect(timeout=timeout)
-    return connection
+    return cast(RobustConnection, connection)
