@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import os
 import platform
 import statistics
 import sys
@@ -23,6 +22,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
+
+from bench_support import broker, percentile
 
 BODY = b"x" * 64
 
@@ -267,22 +268,6 @@ THROUGHPUT: list[tuple[str, Scenario]] = [
 ]
 
 
-def broker_url() -> tuple[str, Any]:
-    url = os.environ.get("AMQP_URL")
-    if url:
-        return url, None
-    from amqpio.testing.rabbitmq import RabbitNode
-
-    node = RabbitNode("bench", port=5700, dist_port=25700)
-    node.start()
-    return node.url, node
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 async def main_async(url: str, n: int, repeat: int, only: str | None) -> None:
     libs = {name: importlib.import_module(name) for name in ("amqpio", "aio_pika")}
     print(
@@ -326,15 +311,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None, help="run scenarios matching this")
     args = parser.parse_args()
-    node = None
-    url = args.url
-    if url is None:
-        url, node = broker_url()
-    try:
+    with broker(args.url, "bench", 5700) as url:
         asyncio.run(main_async(url, args.messages, args.repeat, args.only))
-    finally:
-        if node is not None:
-            node.stop()
     return 0
 
 

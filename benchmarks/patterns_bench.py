@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import os
 import platform
 import statistics
 import sys
@@ -39,17 +38,13 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
+from bench_support import broker, percentile
 from rpc_floor import raw_rpc_pair
 
 LIBS = ("amqpio", "aio_pika")
 WINDOW = 100
 #: calls each contender makes before the next one takes its turn
 BLOCK = 100
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def echo(*, i: int) -> int:
@@ -336,17 +331,6 @@ async def main_async(url: str, calls: int, repeat: int, only: str | None) -> Non
         explain_floor(floor)
 
 
-def broker_url() -> tuple[str, Any]:
-    url = os.environ.get("AMQP_URL")
-    if url:
-        return url, None
-    from amqpio.testing.rabbitmq import RabbitNode
-
-    node = RabbitNode("patterns-bench", port=5790, dist_port=25790)
-    node.start()
-    return node.url, node
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=None)
@@ -354,16 +338,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None, help="run rows whose title has this")
     args = parser.parse_args()
-    node = None
-    url = args.url
-    if url is None:
-        url, node = broker_url()
-    try:
+    with broker(args.url, "patterns-bench", 5790) as url:
         asyncio.run(main_async(url, args.calls, args.repeat, args.only))
-    finally:
-        if node is not None:
-            node.stop()
-            node.close()
     return 0
 
 
