@@ -197,9 +197,7 @@ class Connection:
             if self._reader_failed:
                 break
             data = b""
-        if sink.sent:
-            self._last_sent = now
-            sink.sent = False
+        self.mark_sent(now)
         return events
 
     def receive_eof(self) -> list[Event]:
@@ -231,9 +229,7 @@ class Connection:
         events: list[Event] = []
         sink = self._sink
         sink.events = events
-        if sink.sent:
-            self._last_sent = now
-            sink.sent = False
+        self.mark_sent(now)
         beat = self._heartbeat
         if not beat or self._machine.state not in HEARTBEAT_STATES:
             return events
