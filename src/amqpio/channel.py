@@ -382,18 +382,16 @@ class Channel(AbstractChannel):
         )
         if confirm is None:
             return None
+        returnable = self._returnable
+        tag = protocol.last_delivery_tag
         if mandatory:
             # a Basic.Return is matched to its publish while the publish waits
-            returnable = self._returnable
-            tag = protocol.last_delivery_tag
             returnable[message_id] = tag
-            try:
-                result = await (confirm if timeout is None else _wait(confirm, timeout))
-            finally:
-                if returnable.get(message_id) == tag:
-                    del returnable[message_id]
-        else:
+        try:
             result = await (confirm if timeout is None else _wait(confirm, timeout))
+        finally:
+            if mandatory and returnable.get(message_id) == tag:
+                del returnable[message_id]
         if type(result) is Basic.Nack:
             raise exc.DeliveryError(None, result)
         return result
