@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -32,20 +32,6 @@ TIMEOUT = 10
 
 def name(prefix: str = "task") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
-    connection = await amqpio.connect(rabbitmq.url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-async def channel(connection: amqpio.Connection) -> AbstractChannel:
-    return await connection.channel()
 
 
 class Calls:

@@ -12,7 +12,6 @@ import json
 import logging
 import pickle
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -36,15 +35,6 @@ TIMEOUT = 10
 
 def name(prefix: str = "method") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-async def connection(rabbitmq: Broker) -> AsyncIterator[amqpio.Connection]:
-    connection = await amqpio.connect(rabbitmq.url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(params=[False, True], ids=["reply-queue", "direct-reply-to"])
