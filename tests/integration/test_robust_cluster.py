@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import urllib.parse
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,29 @@ from amqpio.testing.rabbitmq import RabbitCluster
 from .robust_support import Recoveries, eventually, unique
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+
+def _list_queues(cluster: RabbitCluster, node: int) -> list[dict[str, Any]]:
+    """Quorum queue state as ``node`` sees it: leader, members, online."""
+    out = cluster.nodes[node].rabbitmqctl(
+        "list_queues",
+        "name",
+        "type",
+        "leader",
+        "members",
+        "online",
+        "--formatter",
+        "json",
+    )
+    queues: list[dict[str, Any]] = json.loads(out)
+    return queues
+
+
+def _queue_members(cluster: RabbitCluster, node: int, name: str) -> list[str]:
+    for queue in _list_queues(cluster, node):
+        if queue["name"] == name:
+            return list(queue["members"])
+    raise AssertionError(f"queue {name} not listed by node {node}")
 
 
 async def test_failover_to_another_node_keeps_publishing_and_consuming(
@@ -86,6 +111,10 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
             *(publisher(ch, prefix) for ch, prefix in zip(channels, "abc", strict=True))
         )
         await eventually(lambda: len(confirmed) >= 300, timeout=30)
+        # the queue must have a member on every node: stopping one then leaves
+        # a majority, so a new leader can take over
+        members = await asyncio.to_thread(_queue_members, cluster, 0, name)
+        assert len(members) == len(ports), members
 
         port = urllib.parse.urlsplit(connection.url).port
         stopped = ports.index(port)
@@ -98,12 +127,15 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
             # one first; on a loaded 2-core machine that can take a while
             await eventually(lambda: len(confirmed) >= before + 300, timeout=120)
         except AssertionError:
+            survivor = next(i for i in range(len(ports)) if i != stopped)
+            queues = await asyncio.to_thread(_list_queues, cluster, survivor)
             raise AssertionError(
                 f"publishing did not resume after failover to {connection.url}: "
                 f"confirmed {before} -> {len(confirmed)}, unknown={unknown} "
                 f"timeouts={retried_timeouts} nacked={nacked} returned={returned} "
                 f"reconnecting={connection.reconnecting} "
-                f"last_error={connection.last_error!r}"
+                f"last_error={connection.last_error!r}; running nodes "
+                f"{cluster.running_nodes(survivor)}; queues {queues}"
             ) from None
         stop.set()
         await asyncio.wait_for(publishing, 30)
