@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import itertools
 import os
+import sys
 import uuid
-from collections.abc import Awaitable, Callable, Generator
-from types import CoroutineType, TracebackType
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from . import exceptions as exc
-from ._eager import log_consumer_failure, run_eagerly
 from .abc import (
     AbstractChannel,
     AbstractExchange,
@@ -70,6 +71,59 @@ def _new_message_id() -> str:
 
 ConsumerCallback = Callable[[AbstractIncomingMessage], Any]
 
+consumer_log = logger.getChild("consumer")
+
+
+if sys.version_info >= (3, 12):
+
+    def _start_task(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, None],
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        # runs at once, up to its first suspension: a callback that does not
+        # suspend finishes here, without a turn of the event loop
+        return asyncio.Task(coro, loop=loop, context=context, eager_start=True)
+
+elif sys.version_info >= (3, 11):
+
+    def _start_task(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, None],
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coro, context=context)
+
+else:
+
+    def _start_task(
+        loop: asyncio.AbstractEventLoop,
+        coro: Coroutine[Any, Any, None],
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        return context.run(loop.create_task, coro)
+
+
+async def _run_consumer(
+    callback: ConsumerCallback,
+    message: IncomingMessage,
+    tasks: set[asyncio.Task[None]],
+) -> None:
+    """The body of a consumer task: the callback, awaited if it returns an
+    awaitable; its failure logged, as aio-pika does (the task itself never
+    fails, so nothing is left unretrieved)."""
+    try:
+        result = callback(message)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        consumer_log.exception("Unhandled exception in consumer callback %r", callback)
+    finally:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.discard(task)
+
+
 _MESSAGE_PROPERTIES = Message.properties
 
 
@@ -116,7 +170,14 @@ class Channel(AbstractChannel):
             asyncio.get_event_loop().create_future()
         )
         self._close_reason: BaseException | None = None
-        self._consumers: dict[str, tuple[ConsumerCallback, bool]] = {}
+        #: consumer tag -> (callback, no_ack, called directly without a task)
+        self._consumers: dict[str, tuple[ConsumerCallback, bool, bool]] = {}
+        #: Consumer tasks not finished yet (strong references: the loop keeps
+        #: only weak ones).
+        self._callback_tasks: set[asyncio.Task[None]] = set()
+        #: The context consumer tasks start from (a copy each), taken when the
+        #: application opens the channel, as aio-pika's channel reader does.
+        self._context = contextvars.copy_context()
         # message_id -> delivery tag of mandatory publishes awaiting a confirm,
         # so that a Basic.Return (which carries no tag) finds its publish
         self._returnable: dict[str, int] = {}
@@ -174,6 +235,7 @@ class Channel(AbstractChannel):
             raise RuntimeError("Already initialized")
         if self._closed.done():
             raise RuntimeError("Can't initialize closed channel")
+        self._context = contextvars.copy_context()
         await _wait(self._open(), timeout)
 
     async def _open(self) -> None:
@@ -273,23 +335,27 @@ class Channel(AbstractChannel):
         if consumer is None:
             log.warning("Delivery for unknown consumer %r", method)
             return
-        callback, no_ack = consumer
-        message = self.MESSAGE_CLASS(self, method, event.properties, event.body, no_ack)
-        try:
-            result = callback(message)
-        except Exception:
-            log.exception("Unhandled exception in consumer callback %r", callback)
+        callback, no_ack, direct = consumer
+        message = self.MESSAGE_CLASS._delivered(
+            self, method, event.properties, event.body, no_ack
+        )
+        if direct:
+            callback(message)
             return
-        if type(result) is CoroutineType:
-            # no task per message unless the callback really suspends
-            run_eagerly(result)
-        elif inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            task.add_done_callback(log_consumer_failure)
+        # a real task per message, as aio-pika: asyncio.timeout(),
+        # current_task(), TaskGroup and anyio work in the callback
+        tasks = self._callback_tasks
+        task = _start_task(
+            self._connection.loop,
+            _run_consumer(callback, message, tasks),
+            self._context.copy(),
+        )
+        if not task.done():
+            tasks.add(task)
 
     def on_return(self, event: ev.MessageReturned) -> None:
         # no_ack, as aio-pika: ack()/nack()/reject() raise TypeError
-        message = ReturnedMessage(
+        message = ReturnedMessage._delivered(
             self, event.method, event.properties, event.body, no_ack=True
         )
         message_id = event.properties.message_id
@@ -417,7 +483,8 @@ class Channel(AbstractChannel):
     ) -> str:
         tag = consumer_tag or f"ctag{self._number}.{uuid.uuid4().hex}"
         # registered before the request so no delivery can race the ConsumeOk
-        self._consumers[tag] = (callback, no_ack)
+        direct = bool(getattr(callback, "__amqpio_direct__", False))
+        self._consumers[tag] = (callback, no_ack, direct)
         try:
             await self._request(
                 Basic.Consume(

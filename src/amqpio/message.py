@@ -43,7 +43,7 @@ from .log import get_logger
 from .spec import Basic, BasicProperties
 from .spec.properties import encode_properties
 
-__all__ = ("IncomingMessage", "Message", "ReturnedMessage")
+__all__ = ("DeliveredMessage", "IncomingMessage", "Message", "ReturnedMessage")
 
 log = get_logger(__name__)
 
@@ -69,6 +69,51 @@ class _MessageChannel(Protocol):
     async def _nack(self, delivery_tag: int, multiple: bool, requeue: bool) -> None: ...
 
     async def _reject(self, delivery_tag: int, requeue: bool) -> None: ...
+
+
+class DeliveredMessage(Protocol):
+    """What aio-pika's ``IncomingMessage(message)`` reads (aiormq's
+    ``DeliveredMessage`` has this shape)."""
+
+    @property
+    def delivery(self) -> Any: ...
+
+    @property
+    def header(self) -> Any: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def channel(self) -> Any: ...
+
+
+class _AiormqChannel:
+    """A channel given to aio-pika's constructor that is not amqpio's: acks go
+    through its aiormq methods, as aio-pika's messages do."""
+
+    __slots__ = ("channel",)
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.channel, name)
+
+    @property
+    def is_closed(self) -> bool:
+        return bool(self.channel.is_closed)
+
+    async def _ack(self, delivery_tag: int, multiple: bool) -> None:
+        await self.channel.basic_ack(delivery_tag=delivery_tag, multiple=multiple)
+
+    async def _nack(self, delivery_tag: int, multiple: bool, requeue: bool) -> None:
+        await self.channel.basic_nack(
+            delivery_tag=delivery_tag, multiple=multiple, requeue=requeue
+        )
+
+    async def _reject(self, delivery_tag: int, requeue: bool) -> None:
+        await self.channel.basic_reject(delivery_tag=delivery_tag, requeue=requeue)
 
 
 # -- property conversions (aio-pika's rules) -----------------------------------------
@@ -438,20 +483,90 @@ class IncomingMessage(Message, AbstractIncomingMessage):
     _redelivered: bool | None
     _routing_key: str | None
 
-    def __init__(
-        self,
+    def __init__(self, message: DeliveredMessage, no_ack: bool = False) -> None:
+        """aio-pika's constructor: one delivered-message object.
+
+        ``message`` is read as aiormq's ``DeliveredMessage``: ``.delivery``
+        (Basic.Deliver, Basic.GetOk or Basic.Return: ``delivery_tag``,
+        ``redelivered``, ``exchange``, ``routing_key``, ``consumer_tag`` or
+        ``message_count``), ``.header.properties``, ``.body`` and
+        ``.channel``. A channel that is not amqpio's is acked through its
+        aiormq methods (``basic_ack``, ``basic_nack``, ``basic_reject``).
+        """
+        channel = message.channel
+        if getattr(type(channel), "_ack", None) is None:
+            channel = _AiormqChannel(channel)
+        delivery = message.delivery
+        self._fill(
+            channel,
+            delivery,
+            message.header.properties,
+            message.body,
+            no_ack,
+            getattr(delivery, "consumer_tag", None),
+            getattr(delivery, "delivery_tag", None),
+            getattr(delivery, "redelivered", None),
+            getattr(delivery, "message_count", None),
+        )
+
+    @classmethod
+    def _delivered(
+        cls,
         channel: _MessageChannel,
         method: Basic.Deliver | Basic.GetOk | Basic.Return,
         properties: BasicProperties,
         body: bytes,
         no_ack: bool = False,
-    ) -> None:
+    ) -> IncomingMessage:
         """Build the message from the broker's method, properties and body.
 
         ``channel`` is the channel the delivery arrived on (see
         ``_MessageChannel``). The properties' values are taken as decoded:
         headers are not copied, ``timestamp`` stays the wire's datetime.
         """
+        self = cls.__new__(cls)
+        if isinstance(method, _Deliver):
+            self._fill(
+                channel,
+                method,
+                properties,
+                body,
+                no_ack,
+                method.consumer_tag,
+                method.delivery_tag,
+                method.redelivered,
+                None,
+            )
+        elif isinstance(method, _GetOk):
+            self._fill(
+                channel,
+                method,
+                properties,
+                body,
+                no_ack,
+                None,
+                method.delivery_tag,
+                method.redelivered,
+                method.message_count,
+            )
+        else:  # Basic.Return: nothing to acknowledge
+            self._fill(
+                channel, method, properties, body, no_ack, None, None, None, None
+            )
+        return self
+
+    def _fill(
+        self,
+        channel: _MessageChannel,
+        method: Any,
+        properties: Any,
+        body: bytes,
+        no_ack: bool,
+        consumer_tag: str | None,
+        delivery_tag: int | None,
+        redelivered: bool | None,
+        message_count: int | None,
+    ) -> None:
         # Hot path: plain slot stores only (see the module docstring).
         self._channel = channel
         self._no_ack = no_ack
@@ -481,27 +596,12 @@ class IncomingMessage(Message, AbstractIncomingMessage):
         # aio-pika (through pamqp) reports an absent cluster-id as ""
         cluster_id = p.cluster_id
         self._cluster_id = "" if cluster_id is None else cluster_id
-
-        delivery_tag: int | None
-        if isinstance(method, _Deliver):
-            self._consumer_tag = method.consumer_tag
-            delivery_tag = method.delivery_tag
-            self._redelivered = method.redelivered
-            self._message_count = None
-        elif isinstance(method, _GetOk):
-            self._consumer_tag = None
-            delivery_tag = method.delivery_tag
-            self._redelivered = method.redelivered
-            self._message_count = method.message_count
-        else:  # Basic.Return: nothing to acknowledge
-            self._consumer_tag = None
-            delivery_tag = None
-            self._redelivered = None
-            self._message_count = None
+        self._consumer_tag = consumer_tag
         self._delivery_tag = delivery_tag
+        self._redelivered = redelivered
+        self._message_count = message_count
         self._exchange = method.exchange
         self._routing_key = method.routing_key
-
         done = no_ack or not delivery_tag
         self._locked = done
         self._processed = done

@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .abc import (
     AbstractIncomingMessage,
@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 __all__ = ("Queue", "QueueIterator")
 
 log = logger.getChild("queue")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def direct_consumer(callback: _F) -> _F:
+    """Mark an internal consumer callback that only buffers the message: the
+    channel calls it synchronously from the transport, without a task."""
+    callback.__amqpio_direct__ = True  # type: ignore[attr-defined]
+    return callback
 
 
 class Queue(AbstractQueue):
@@ -205,7 +214,7 @@ class Queue(AbstractQueue):
         """Basic.Get one message; raise ``QueueEmpty`` (or return None) if none."""
         result = await self.channel._request(Basic.Get(self.name, no_ack), timeout)
         if isinstance(result, DeliveryReceived):
-            return IncomingMessage(
+            return IncomingMessage._delivered(
                 self.channel, result.method, result.properties, result.body, no_ack
             )
         if fail:
@@ -313,8 +322,9 @@ class QueueIterator(AbstractQueueIterator):
             self._tag = None
             self._on_channel_closed(self._closed)
 
+    @direct_consumer
     def _deliver(self, message: IncomingMessage) -> None:
-        # the consumer callback: synchronous, so no task per message
+        # the consumer callback: it only buffers, so no task per message
         self._buffer.append(message)
         self._wake()
 

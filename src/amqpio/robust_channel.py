@@ -233,6 +233,7 @@ class RobustChannel(Channel, AbstractRobustChannel):
             raise RuntimeError("Already initialized")
         if self._closed.done():
             raise RuntimeError("Can't initialize closed channel")
+        self._context = contextvars.copy_context()
         connection = self._connection
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout

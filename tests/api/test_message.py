@@ -86,7 +86,7 @@ def deliver(
     **props: Any,
 ) -> IncomingMessage:
     method = spec.Basic.Deliver("ctag", delivery_tag, redelivered, "ex", "rk")
-    return IncomingMessage(
+    return IncomingMessage._delivered(
         channel or FakeChannel(),
         method,
         spec.BasicProperties(**props),
@@ -151,7 +151,7 @@ def test_publish_encoding_equals_the_properties_encoding(
 
 def test_properties_round_trip_through_incoming_message() -> None:
     sent = Message(b"hello", **FULL)
-    received = IncomingMessage(
+    received = IncomingMessage._delivered(
         FakeChannel(),
         spec.Basic.Deliver("ctag", 1, False, "ex", "rk"),
         wire_props(sent),
@@ -403,7 +403,7 @@ WIRE_CASES: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("props", WIRE_CASES)
 def test_incoming_info_equals_aio_pika_for_deliver(props: dict[str, Any]) -> None:
-    ours = IncomingMessage(
+    ours = IncomingMessage._delivered(
         FakeChannel(),
         spec.Basic.Deliver("ctag", 7, True, "ex", "rk"),
         spec.BasicProperties(**props),
@@ -423,7 +423,7 @@ def test_incoming_info_equals_aio_pika_for_deliver(props: dict[str, Any]) -> Non
 
 @pytest.mark.parametrize("props", WIRE_CASES)
 def test_incoming_info_equals_aio_pika_for_get_ok(props: dict[str, Any]) -> None:
-    ours = IncomingMessage(
+    ours = IncomingMessage._delivered(
         FakeChannel(),
         spec.Basic.GetOk(9, False, "ex", "rk", 12),
         spec.BasicProperties(**props),
@@ -437,9 +437,139 @@ def test_incoming_info_equals_aio_pika_for_get_ok(props: dict[str, Any]) -> None
     assert ours.consumer_tag is theirs.consumer_tag is None
 
 
+# -- aio-pika's constructor: IncomingMessage(delivered_message, no_ack) ----------------
+
+
+def delivered(
+    method: Any, props: dict[str, Any], body: bytes, channel: Any
+) -> DeliveredMessage:
+    return DeliveredMessage(
+        delivery=method,
+        header=header.ContentHeader(
+            body_size=len(body), properties=commands.Basic.Properties(**props)
+        ),
+        body=body,
+        channel=channel,
+    )
+
+
+@pytest.mark.parametrize("props", WIRE_CASES)
+@pytest.mark.parametrize(
+    "method",
+    [
+        commands.Basic.Deliver("ctag", 7, True, "ex", "rk"),
+        commands.Basic.GetOk(9, False, "ex", "rk", 12),
+        commands.Basic.Return(312, "NO_ROUTE", "ex", "rk"),
+        commands.Basic.Deliver(exchange="ex", routing_key="rk"),  # FastStream's
+    ],
+    ids=["deliver", "get-ok", "return", "deliver-without-tag"],
+)
+@pytest.mark.parametrize("no_ack", [False, True])
+def test_aio_pika_constructor_reads_a_delivered_message_as_aio_pika_does(
+    props: dict[str, Any], method: Any, no_ack: bool
+) -> None:
+    message = delivered(method, props, b"body", FakeChannel())
+    ours = IncomingMessage(message, no_ack=no_ack)
+    theirs = aio_pika.IncomingMessage(message, no_ack=no_ack)
+    assert ours.info() == theirs.info()
+    for name in (
+        "body",
+        "consumer_tag",
+        "delivery_tag",
+        "redelivered",
+        "message_count",
+        "exchange",
+        "routing_key",
+        "expiration",
+        "timestamp",
+        "processed",
+        "locked",
+    ):
+        assert getattr(ours, name) == getattr(theirs, name), name
+
+
+def test_aio_pika_constructor_takes_any_object_of_that_shape() -> None:
+    """No aiormq needed: the argument is duck-typed."""
+    from types import SimpleNamespace
+
+    channel = FakeChannel()
+    message = IncomingMessage(
+        SimpleNamespace(
+            delivery=SimpleNamespace(
+                delivery_tag=3,
+                redelivered=False,
+                exchange="ex",
+                routing_key="rk",
+                consumer_tag="c1",
+            ),
+            header=SimpleNamespace(properties=spec.BasicProperties(message_id="m")),
+            body=b"x",
+            channel=channel,
+        )
+    )
+    assert (message.delivery_tag, message.consumer_tag, message.message_id) == (
+        3,
+        "c1",
+        "m",
+    )
+    assert message.message_count is None
+    assert message.channel is channel
+
+
+async def test_aio_pika_constructor_acks_through_an_amqpio_channel() -> None:
+    channel = FakeChannel()
+    message = IncomingMessage(
+        delivered(commands.Basic.Deliver("c", 5, False, "", "q"), {}, b"", channel)
+    )
+    await message.nack(requeue=False)
+    assert channel.calls == [("nack", 5, False, False)]
+
+
+@pytest.mark.parametrize(
+    ("settle", "method", "kwargs"),
+    [
+        (lambda m: m.ack(multiple=True), "basic_ack", {"multiple": True}),
+        (
+            lambda m: m.nack(requeue=False),
+            "basic_nack",
+            {"multiple": False, "requeue": False},
+        ),
+        (lambda m: m.reject(requeue=True), "basic_reject", {"requeue": True}),
+    ],
+)
+async def test_aio_pika_constructor_acks_a_foreign_channel_through_its_aiormq_methods(
+    settle: Any, method: str, kwargs: dict[str, Any]
+) -> None:
+    """A mocked aiormq channel sees the calls aio-pika would make."""
+    from unittest.mock import AsyncMock
+
+    channel = AsyncMock()
+    channel.is_closed = False
+    message = IncomingMessage(
+        delivered(commands.Basic.Deliver("c", 5, False, "", "q"), {}, b"", channel)
+    )
+    await settle(message)
+    getattr(channel, method).assert_awaited_once_with(delivery_tag=5, **kwargs)
+    assert message.processed
+    with pytest.raises(MessageProcessError):
+        await message.ack()
+
+
+def test_aio_pika_constructor_with_a_closed_foreign_channel() -> None:
+    from unittest.mock import AsyncMock
+
+    channel = AsyncMock()
+    channel.is_closed = True
+    message = IncomingMessage(
+        delivered(commands.Basic.Deliver("c", 5, False, "", "q"), {}, b"", channel)
+    )
+    with pytest.raises(ChannelInvalidStateError):
+        _ = message.channel
+
+
 def test_returned_message_is_processed_and_locked() -> None:
     method = spec.Basic.Return(312, "NO_ROUTE", "ex", "rk")
-    message = ReturnedMessage(
+    message = ReturnedMessage._delivered(
         FakeChannel(), method, spec.BasicProperties(message_id="m"), b"x"
     )
     theirs = aio_pika_incoming(
@@ -480,7 +610,7 @@ def test_incoming_cluster_id_from_the_wire_is_kept() -> None:
 def test_incoming_headers_are_not_copied() -> None:
     headers = {"a": 1}
     props = spec.BasicProperties(headers=headers)
-    message = IncomingMessage(
+    message = IncomingMessage._delivered(
         FakeChannel(), spec.Basic.Deliver("c", 1, False, "", "q"), props, b""
     )
     assert message.headers is headers
@@ -493,7 +623,7 @@ def test_incoming_without_headers_gets_its_own_dict() -> None:
 
 
 def test_incoming_message_accepts_a_memoryview_body() -> None:
-    message = IncomingMessage(
+    message = IncomingMessage._delivered(
         FakeChannel(),
         spec.Basic.Deliver("c", 1, False, "", "q"),
         spec.BasicProperties(),
