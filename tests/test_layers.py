@@ -41,10 +41,12 @@ LAYER_OF: Final[tuple[tuple[str, str], ...]] = (
     ("message", "api"),
     ("transaction", "api"),
     ("_url", "api"),
+    ("_url_object", "api"),
+    ("_install", "api"),
+    ("_aiormq", "api"),
     ("tools", "api"),
     ("log", "api"),
     ("_version", "api"),
-    ("_eager", "api"),
     ("robust_*", "robust"),
     ("_topology", "robust"),
     ("patterns", "patterns"),
@@ -116,6 +118,10 @@ def _runtime_dependencies() -> frozenset[str]:
 
 
 THIRD_PARTY_ALLOWED: Final = _runtime_dependencies()
+
+# Optional third-party imports: (module, import name), each only inside a
+# ``try: ... except ImportError:`` that provides the fallback.
+OPTIONAL_IMPORTS: Final = frozenset({("amqpio._url_object", "yarl")})
 STDLIB: Final = frozenset(sys.stdlib_module_names)
 
 
@@ -190,7 +196,9 @@ def check_module(
         return [f"{module}: not assigned to a layer; add it to LAYER_OF"]
     rule = RULES[layer]
     errors = []
-    for line, target in _imported(ast.parse(source), module, is_package, known):
+    tree = ast.parse(source)
+    guarded = _guarded_lines(tree)
+    for line, target in _imported(tree, module, is_package, known):
         where = f"{module}:{line}: {layer} imports {target}"
         top = target.partition(".")[0]
         if target.startswith("<"):
@@ -207,9 +215,32 @@ def check_module(
                 errors.append(f"{where}, which is not public API")
         elif top in rule.forbidden_stdlib:
             errors.append(f"{where}, which is reserved for the transport")
+        elif (module, top) in OPTIONAL_IMPORTS and line in guarded:
+            continue
         elif top not in STDLIB and top not in THIRD_PARTY_ALLOWED:
             errors.append(f"{where}, which is not a runtime dependency")
     return errors
+
+
+def _guarded_lines(tree: ast.AST) -> frozenset[int]:
+    """Lines of the imports in a ``try`` body whose handler catches ImportError."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        names = {
+            name.id
+            for handler in node.handlers
+            if handler.type is not None
+            for name in ast.walk(handler.type)
+            if isinstance(name, ast.Name)
+        }
+        if names & {"ImportError", "ModuleNotFoundError"}:
+            for statement in node.body:
+                for inner in ast.walk(statement):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        lines.add(inner.lineno)
+    return frozenset(lines)
 
 
 def check_stdlib_only(name: str, source: str) -> list[str]:

@@ -4,6 +4,7 @@
 """
 
 from . import abc, patterns, pool
+from ._install import install_as_aio_pika
 from ._version import __version__
 from .abc import DeliveryMode
 from .channel import Channel
@@ -37,6 +38,7 @@ __all__ = (
     "abc",
     "connect",
     "connect_robust",
+    "install_as_aio_pika",
     "logger",
     "patterns",
     "pool",

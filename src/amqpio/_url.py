@@ -87,6 +87,7 @@ _KNOWN: Final = frozenset(
         "keyfile",
         "certfile",
         "no_verify_ssl",
+        "cert_reqs",
         "auth",
         "frame_max",
         "channel_max",
@@ -375,7 +376,8 @@ def _options(
         "cadata": _cadata(options.get("cadata")),
         "keyfile": _text(options, "keyfile"),
         "certfile": _text(options, "certfile"),
-        "no_verify_ssl": _boolean(options, "no_verify_ssl"),
+        "no_verify_ssl": _boolean(options, "no_verify_ssl")
+        or _cert_none(options.get("cert_reqs")),
         "timeout": None if timeout is None else float(timeout),
         "interleave": _integer(options, "interleave"),
         "happy_eyeballs_delay": _number(options, "happy_eyeballs_delay"),
@@ -439,6 +441,14 @@ def _boolean(options: Mapping[str, Any], name: str) -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"{name} must be a boolean (1/0, true/false), not {value!r}")
+
+
+def _cert_none(value: object) -> bool:
+    """aio-pika's ``ssl_options={"cert_reqs": ssl.CERT_NONE}`` (in the query: 0)."""
+    if value is None:
+        return False
+    text = str(getattr(value, "name", value)).strip().upper()
+    return text in ("0", "CERT_NONE")
 
 
 def _auth(options: Mapping[str, Any]) -> str | None:

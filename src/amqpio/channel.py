@@ -10,6 +10,7 @@ import itertools
 import os
 import sys
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -125,6 +126,7 @@ async def _run_consumer(
 
 
 _MESSAGE_PROPERTIES = Message.properties
+_DIRECT_REPLY_TO = "amq.rabbitmq.reply-to."
 
 
 async def _wait(future: Awaitable[Any], timeout: TimeoutType) -> Any:
@@ -371,7 +373,14 @@ class Channel(AbstractChannel):
         if self.on_return_raises and tag is not None:
             return
         if not self.return_callbacks:
-            log.warning("Message returned by the broker and not handled: %r", message)
+            if (message.routing_key or "").startswith(_DIRECT_REPLY_TO):
+                # RabbitMQ returns a mandatory publish to a direct reply-to
+                # address even when it delivers it (FastStream's RPC replies)
+                log.debug("Direct reply-to publish returned: %r", message)
+            else:
+                log.warning(
+                    "Message returned by the broker and not handled: %r", message
+                )
         self.return_callbacks(message)
 
     def on_consumer_cancelled(self, consumer_tag: str) -> None:
@@ -610,6 +619,11 @@ class Channel(AbstractChannel):
     ) -> Basic.QosOk:
         """Basic.Qos: limit unacknowledged deliveries."""
         if all_channels is not None:
+            warnings.warn(
+                'Use "global_" instead of "all_channels"',
+                DeprecationWarning,
+                stacklevel=2,
+            )
             global_ = all_channels
         result: Basic.QosOk = await self._request(
             Basic.Qos(prefetch_size, prefetch_count, global_), timeout

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from . import exceptions as exc
 from ._url import ConnectParams, parse_url
+from ._url_object import URL, to_url
 from ._version import __version__
 from .abc import AbstractConnection, SSLOptions, TimeoutType
 from .channel import Channel
@@ -21,9 +22,65 @@ from .tools import CallbackCollection
 from .transport.connect import create_ssl_context, open_connection
 from .transport.protocol import AMQPProtocol
 
-__all__ = ("Connection", "connect")
+__all__ = ("Connection", "connect", "make_url")
 
 log = logger.getChild("connection")
+
+
+def make_url(
+    url: Any = None,
+    *,
+    host: str = "localhost",
+    port: int = 5672,
+    login: str = "guest",
+    password: str = "guest",
+    virtualhost: str = "/",
+    ssl: bool = False,
+    ssl_options: SSLOptions | None = None,
+    client_properties: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """The broker URL ``connect()`` uses, built as aio-pika's ``make_url`` does.
+
+    With ``url`` (a ``str`` or URL object), its query is updated with
+    ``kwargs``, ``ssl_options`` and ``client_properties``; without it the
+    keywords describe the broker (``amqps`` when ``ssl``). Booleans become
+    ``0``/``1`` and ``None`` values are dropped. Returns a ``yarl.URL`` when
+    yarl is installed, else amqpio's object with the same reading and
+    building API.
+    """
+    query = dict(kwargs)
+    query.update(ssl_options or {})
+    query.update(client_properties or {})
+    query = {
+        key: int(value) if isinstance(value, bool) else value
+        for key, value in query.items()
+        if value is not None
+    }
+    if url is not None:
+        return to_url(url).update_query(query)
+    return URL.build(
+        scheme="amqps" if ssl else "amqp",
+        host=host,
+        port=port,
+        user=login,
+        password=password,
+        path="/" + virtualhost,
+        query=query,
+    )
+
+
+def url_of(params: ConnectParams, query: Mapping[str, str] | None = None) -> Any:
+    """The URL object of one broker address, password included."""
+    return URL.build(
+        scheme=params.scheme,
+        host=params.host,
+        port=params.port,
+        user=params.config.username,
+        password=params.config.password,
+        path="/" + params.config.virtualhost,
+        query=dict(query or {}),
+    )
 
 
 class Connection(AbstractConnection):
@@ -49,7 +106,9 @@ class Connection(AbstractConnection):
             )
             params = dataclasses.replace(params, config=config)
         self._params: ConnectParams = params
-        self.url = self._params.url
+        #: The broker URL (``yarl.URL`` when yarl is installed, else an object
+        #: with its API: see :mod:`amqpio._url_object`), password included.
+        self.url: Any = url_of(params) if url is None else to_url(url)
         self._ssl_context = ssl_context
         self.transport: AMQPProtocol | None = None
         self._closed: asyncio.Future[Literal[True]] = self.loop.create_future()
@@ -206,6 +265,7 @@ class Connection(AbstractConnection):
             await future
         else:
             await asyncio.wait_for(future, timeout)
+        self.url = self.url.with_password(new_secret)
         return ConnectionMethods.UpdateSecretOk()
 
     async def __aenter__(self) -> Connection:
@@ -246,12 +306,16 @@ async def connect(
 
     ``url`` is a ``str`` or any URL object (e.g. ``yarl.URL``), such as
     ``"amqp://guest:guest@localhost/"``; without it the keyword arguments
-    describe the broker. Raises ``AMQPConnectionError`` (or a subclass such as
+    describe the broker. As in aio-pika, ``connection_class`` is called with
+    the URL from :func:`make_url` (the keywords and ``ssl_options`` in its
+    query), ``loop``, ``ssl_context``, ``client_properties`` (when given) and
+    ``kwargs``. Raises ``AMQPConnectionError`` (or a subclass such as
     ``ProbableAuthenticationError``) when the connection cannot be made and
     ``asyncio.TimeoutError`` when ``timeout`` runs out.
     """
-    if url is None:
-        kwargs.update(
+    if not isinstance(url, (list, tuple)):  # a list: connect_robust's failover
+        url = make_url(
+            url,
             host=host,
             port=port,
             login=login,
@@ -259,16 +323,11 @@ async def connect(
             virtualhost=virtualhost,
             ssl=ssl,
             ssl_options=ssl_options,
+            **kwargs,
         )
-    elif ssl_options is not None:
-        kwargs["ssl_options"] = ssl_options
-    connection = connection_class(
-        url,
-        loop=loop,
-        ssl_context=ssl_context,
-        client_properties=client_properties,
-        **kwargs,
-    )
+    if client_properties is not None:
+        kwargs["client_properties"] = client_properties
+    connection = connection_class(url, loop=loop, ssl_context=ssl_context, **kwargs)
     await connection.connect(timeout=timeout)
     return connection
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import warnings
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
@@ -496,12 +497,33 @@ class RobustChannel(Channel, AbstractRobustChannel):
     ) -> Any:
         """Basic.Qos, set again after a reconnect."""
         if all_channels is not None:
+            warnings.warn(
+                'Use "global_" instead of "all_channels"',
+                DeprecationWarning,
+                stacklevel=2,
+            )
             global_ = all_channels
         result = await super().set_qos(
             prefetch_count, prefetch_size, global_, timeout=timeout
         )
         self._topology.record_qos(prefetch_count, prefetch_size, global_)
         return result
+
+    @property
+    def _prefetch_count(self) -> int:
+        """aio-pika's attribute (read by frameworks): the recorded QoS count."""
+        qos = self._topology.qos
+        return 0 if qos is None else qos.prefetch_count
+
+    @property
+    def _prefetch_size(self) -> int:
+        qos = self._topology.qos
+        return 0 if qos is None else qos.prefetch_size
+
+    @property
+    def _global_qos(self) -> bool:
+        qos = self._topology.qos
+        return False if qos is None else qos.global_
 
     @overload
     async def queue_delete(

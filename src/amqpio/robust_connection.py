@@ -36,13 +36,15 @@ import ssl as ssl_module
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, Generic, TypeVar, cast
+from urllib.parse import parse_qsl, urlsplit
 
 from . import exceptions as exc
 from ._topology import replay_plan
 from ._url import ConnectParams, parse_hosts
+from ._url_object import to_url
 from ._version import __version__
 from .abc import AbstractRobustConnection, FieldValue, SSLOptions, TimeoutType
-from .connection import Connection, connect
+from .connection import Connection, connect, url_of
 from .log import logger
 from .robust_channel import CHANNEL_ERRORS, RobustChannel, restoring
 from .tools import CallbackCollection
@@ -195,6 +197,14 @@ class RobustConnection(Connection, AbstractRobustConnection):
         **kwargs: Any,
     ) -> None:
         hosts = parse_hosts(url, client_properties=client_properties, **kwargs)
+        #: The application's URL when it names one broker: Connection.url is
+        #: that object (with its query); else one is built per address.
+        single = url is not None and not isinstance(url, (list, tuple))
+        self._given_url: Any = to_url(url) if single and len(hosts) == 1 else None
+        #: The query of a URL naming several hosts, kept in each address's URL.
+        self._url_query: dict[str, str] = (
+            dict(parse_qsl(urlsplit(str(url)).query)) if single else {}
+        )
         # the base parses one address; the addresses to use are set below
         super().__init__(
             None,
@@ -262,7 +272,8 @@ class RobustConnection(Connection, AbstractRobustConnection):
 
     def _use(self, params: ConnectParams) -> None:
         self._params = params
-        self.url = params.url
+        given = self._given_url
+        self.url = given if given is not None else url_of(params, self._url_query)
 
     def _backoff(self, base: float | None = None) -> Backoff:
         return Backoff(
@@ -624,6 +635,8 @@ class RobustConnection(Connection, AbstractRobustConnection):
             for host in self._rotation.hosts
         ]
         self._rotation.hosts = tuple(hosts)
+        if self._given_url is not None:
+            self._given_url = self._given_url.with_password(new_secret)
         self._use(self._rotation.current)
         return result
 

@@ -23,14 +23,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 from .. import exceptions as exc
+from ..codec.table import FieldTable
 from ..codec.values import Buffer
 from ..sansio import events as ev
 from ..sansio.config import ConnectionConfig, Tuning
 from ..sansio.connection import Connection as CoreConnection
 from ..sansio.errors import LocalProtocolError, RemoteProtocolError
 from ..spec import Basic, BasicProperties, Method
+from ..spec import Connection as ConnectionMethods
 
-__all__ = ["AMQPProtocol", "ChannelListener", "ConnectionListener"]
+__all__ = ["AMQPProtocol", "ChannelListener", "ConnectionListener", "UnderlayView"]
 
 
 class ChannelListener(Protocol):
@@ -55,6 +57,45 @@ class ConnectionListener(Protocol):
     def on_unblocked(self) -> None: ...
 
     def on_closed(self, error: BaseException) -> None: ...
+
+
+class UnderlayView:
+    """``connection.transport.connection`` as aio-pika code reads it.
+
+    In aio-pika that is aiormq's connection; the attributes its users read
+    are answered from the protocol: ``server_properties``,
+    ``server_capabilities``, ``connection_tune`` (the negotiated
+    ``channel_max``, ``frame_max`` and ``heartbeat``) and ``is_closed``.
+    """
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: AMQPProtocol) -> None:
+        self._protocol = protocol
+
+    @property
+    def server_properties(self) -> FieldTable:
+        return self._protocol.core.server_properties
+
+    @property
+    def server_capabilities(self) -> FieldTable:
+        capabilities = self.server_properties.get("capabilities")
+        return capabilities if isinstance(capabilities, dict) else {}
+
+    @property
+    def connection_tune(self) -> ConnectionMethods.Tune:
+        tuning = self._protocol.tuning
+        return ConnectionMethods.Tune(
+            tuning.channel_max, tuning.frame_max, tuning.heartbeat
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return not self._protocol.is_open
+
+    @property
+    def is_opened(self) -> bool:
+        return self._protocol.is_open
 
 
 class AMQPProtocol(asyncio.Protocol):
@@ -261,6 +302,11 @@ class AMQPProtocol(asyncio.Protocol):
     @property
     def is_open(self) -> bool:
         return self._error is None and self.transport is not None
+
+    @property
+    def connection(self) -> UnderlayView:
+        """aio-pika's ``connection.transport.connection`` (see UnderlayView)."""
+        return UnderlayView(self)
 
     @property
     def tuning(self) -> Tuning:
