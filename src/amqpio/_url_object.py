@@ -122,7 +122,7 @@ class SimpleURL:
 
     @property
     def user(self) -> str | None:
-        return None if self._user is None else unquote(self._user)
+        return unquote(self._user) if self._user else None
 
     @property
     def raw_password(self) -> str | None:
@@ -206,7 +206,8 @@ class SimpleURL:
         return self._copy(_port=_port(port))
 
     def with_path(self, path: str) -> SimpleURL:
-        return self._copy(_path=quote(path, safe=_PATH_SAFE))
+        """Replace the path (and, as yarl does, drop the query and fragment)."""
+        return self._copy(_path=quote(path, safe=_PATH_SAFE), _query="", _fragment="")
 
     def with_query(self, *args: Any, **kwargs: Any) -> SimpleURL:
         """Replace the query (a mapping, pairs, a string, keywords, or ``None``)."""
@@ -247,6 +248,8 @@ class SimpleURL:
                 text += f":{self._port}"
         text += self._path
         if self._query:
+            if not self._path and self._host is not None:
+                text += "/"
             text += "?" + self._query
         if self._fragment:
             text += "#" + self._fragment

@@ -9,6 +9,7 @@ import inspect
 import itertools
 import os
 import sys
+import types
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -127,6 +128,25 @@ async def _run_consumer(
 
 _MESSAGE_PROPERTIES = Message.properties
 _DIRECT_REPLY_TO = "amq.rabbitmq.reply-to."
+
+
+@types.coroutine
+def _after_scheduled_work() -> Generator[None, None, None]:
+    """Two turns of the event loop before a channel operation writes its frame.
+
+    aio-pika's operations pass through tasks and a writer queue before their
+    frame is written; code relies on what that implies: an ack or nack that
+    another task started (one turn) or that a thread scheduled with
+    ``run_coroutine_threadsafe`` (two turns) reaches the broker before a
+    ``queue.get()``, ``channel.close()`` or publish that follows it.
+    """
+    yield
+    yield
+
+
+@types.coroutine
+def _next_turn() -> Generator[None, None, None]:
+    yield
 
 
 async def _wait(future: Awaitable[Any], timeout: TimeoutType) -> Any:
@@ -291,6 +311,8 @@ class Channel(AbstractChannel):
             return
         protocol = self._protocol
         if protocol is not None and not self._closed.done():
+            await _after_scheduled_work()
+        if protocol is not None and not self._closed.done():
             await protocol.close_channel(self._number or 0)
         if exc is None or isinstance(exc, type):
             reason: BaseException = (exc or asyncio.CancelledError)()
@@ -399,6 +421,7 @@ class Channel(AbstractChannel):
     # -- requests --------------------------------------------------------------
 
     async def _request(self, method: Method, timeout: TimeoutType = None) -> Any:
+        await _after_scheduled_work()
         future = self._get_protocol().request(self._number or 0, method)
         if type(method) is Basic.Get and not method.no_ack:
             try:
@@ -429,6 +452,7 @@ class Channel(AbstractChannel):
         immediate: bool,
         timeout: TimeoutType,
     ) -> Any:
+        await _next_turn()
         protocol = self._get_protocol()
         if protocol._paused:
             await protocol.drain()
@@ -516,6 +540,7 @@ class Channel(AbstractChannel):
         self, consumer_tag: str, timeout: TimeoutType, nowait: bool
     ) -> Basic.CancelOk | None:
         if nowait:
+            await _after_scheduled_work()
             self._get_protocol().send(
                 self._number or 0, Basic.Cancel(consumer_tag, no_wait=True)
             )

@@ -17,7 +17,7 @@ from .abc import (
     ExchangeParamType,
     TimeoutType,
 )
-from .exceptions import QueueEmpty
+from .exceptions import AMQPError, ChannelInvalidStateError, QueueEmpty
 from .exchange import get_exchange_name
 from .log import logger
 from .message import IncomingMessage
@@ -352,14 +352,24 @@ class QueueIterator(AbstractQueueIterator):
         if tag is None or channel.is_closed:
             self._buffer.clear()
             return
-        await self._amqp_queue.cancel(tag)
-        no_ack = self._consume_kwargs.get("no_ack", False)
-        while self._buffer:
-            message = self._buffer.popleft()
-            if no_ack:
-                log.warning("Message %r lost: no_ack consumer %r closed", message, self)
-            elif not message.processed:
-                await message.nack(requeue=True)
+        try:
+            await self._amqp_queue.cancel(tag)
+            no_ack = self._consume_kwargs.get("no_ack", False)
+            while self._buffer:
+                message = self._buffer.popleft()
+                if no_ack:
+                    log.warning(
+                        "Message %r lost: no_ack consumer %r closed", message, self
+                    )
+                elif not message.processed:
+                    await message.nack(requeue=True)
+        except (AMQPError, ChannelInvalidStateError):
+            if not (channel.is_closed or channel.connection.close_called):
+                raise
+            # The channel (or its connection) closed meanwhile, e.g. closed by
+            # another task: the consumer went with it and the broker requeues
+            # what was not acknowledged. Closing the iterator has succeeded.
+            self._buffer.clear()
 
     def __aiter__(self) -> QueueIterator:
         return self

@@ -124,6 +124,14 @@ class RobustChannel(Channel, AbstractRobustChannel):
             CallbackCollection(self)
         )
         self._topology = Topology()
+        #: What get_exchange()/get_queue() return for a name this channel
+        #: declared (robust=True), as aio-pika: the declared object itself.
+        self._declared_exchanges: dict[str, RobustExchange] = {}
+        self._declared_queues: dict[str, RobustQueue] = {}
+        #: Set while the broker's channel exception has closed the channel
+        #: (the connection is up): calls raise ChannelInvalidStateError, as on
+        #: a plain channel, until the channel is reopened.
+        self._broken: BaseException | None = None
         self._restored = asyncio.Event()
         self._live = False
         self._close_called = False
@@ -170,6 +178,11 @@ class RobustChannel(Channel, AbstractRobustChannel):
             return timeout
         if self._gone():
             return self._closed_for_good(timeout)
+        broken = self._broken
+        if broken is not None:
+            raise exc.ChannelInvalidStateError(
+                f"Channel is closed: {broken!r} (it is being reopened)"
+            ) from broken
         connection = self._connection
         limit = timeout if timeout is not None else connection.recovery_timeout
         loop = asyncio.get_running_loop()
@@ -313,6 +326,7 @@ class RobustChannel(Channel, AbstractRobustChannel):
         self.close_callbacks(error)
         if isinstance(error, exc.AMQPChannelError):
             # a channel exception: the connection is up, restore on our own
+            self._broken = error
             self._schedule_restore()
 
     def on_consumer_cancelled(self, consumer_tag: str) -> None:
@@ -427,7 +441,15 @@ class RobustChannel(Channel, AbstractRobustChannel):
         timeout: TimeoutType = None,
         robust: bool = True,
     ) -> RobustExchange:
-        """Declare an exchange; ``robust``: declare it again after a reconnect."""
+        """Declare an exchange; ``robust``: declare it again after a reconnect.
+
+        A passive declare of a name this channel declared returns that
+        exchange object without asking the broker (aio-pika's behaviour).
+        """
+        if passive and name in self._declared_exchanges:
+            await self._wait_ready(timeout)
+            self._get_protocol()  # ChannelInvalidStateError once closed
+            return self._declared_exchanges[name]
         exchange = await super().declare_exchange(
             name,
             type,
@@ -438,6 +460,8 @@ class RobustChannel(Channel, AbstractRobustChannel):
             arguments=arguments,
             timeout=timeout,
         )
+        if robust and not internal:
+            self._declared_exchanges[name] = cast(RobustExchange, exchange)
         if robust:
             self._topology.record_exchange(
                 name,
@@ -465,8 +489,14 @@ class RobustChannel(Channel, AbstractRobustChannel):
         """Declare a queue; ``robust``: declare it again after a reconnect.
 
         Without a name the queue is named ``amq_<uuid4 hex>`` by the client
-        (as aio-pika does on robust channels), so it keeps its name.
+        (as aio-pika does on robust channels), so it keeps its name. A
+        passive declare of a name this channel declared returns that queue
+        object without asking the broker (aio-pika's behaviour).
         """
+        if passive and name and name in self._declared_queues:
+            await self._wait_ready(timeout)
+            self._get_protocol()  # ChannelInvalidStateError once closed
+            return self._declared_queues[name]
         queue = await super().declare_queue(
             name,
             durable=durable,
@@ -477,6 +507,7 @@ class RobustChannel(Channel, AbstractRobustChannel):
             timeout=timeout,
         )
         if robust:
+            self._declared_queues.setdefault(queue.name, cast(RobustQueue, queue))
             self._topology.record_queue(
                 queue.name,
                 durable=durable,
@@ -623,14 +654,14 @@ class RobustChannel(Channel, AbstractRobustChannel):
     # -- forgetting ----------------------------------------------------------------
 
     def _forget_queue_everywhere(self, name: str) -> None:
-        self._topology.forget_queue(name)
-        for channel in self._connection._robust_channels():
+        for channel in (self, *self._connection._robust_channels()):
             channel._topology.forget_queue(name)
+            channel._declared_queues.pop(name, None)
 
     def _forget_exchange_everywhere(self, name: str) -> None:
-        self._topology.forget_exchange(name)
-        for channel in self._connection._robust_channels():
+        for channel in (self, *self._connection._robust_channels()):
             channel._topology.forget_exchange(name)
+            channel._declared_exchanges.pop(name, None)
 
     def _forget_consumer(self, tag: str) -> None:
         self._topology.forget_consumer(tag)
@@ -742,6 +773,7 @@ class RobustChannel(Channel, AbstractRobustChannel):
 
     def _mark_restored(self) -> None:
         if self._live and not self._closed.done():
+            self._broken = None
             self._restored.set()
             self.reopen_callbacks()
 

@@ -9,10 +9,12 @@ waits for the transport to end. When it ends without ``close()``:
 1. ``close_callbacks`` get the reason, ``connected`` is cleared and
    ``reconnecting`` becomes true; every channel marks itself down (its calls
    wait, up to their timeout, see :mod:`amqpio.robust_channel`);
-2. the next address is tried at once, then every address in turn, with an
-   exponential backoff between rounds: ``reconnect_interval`` doubles up to
-   ``reconnect_max_interval``, each delay shortened by up to half at random
-   (jitter), and reset once a connection has stayed up for a while;
+2. after ``reconnect_interval`` (as aio-pika; at once for :meth:`reconnect`)
+   every address is tried in turn; each further round of failures waits
+   longer: the delay doubles up to ``reconnect_max_interval``, each delay
+   shortened by up to half at random (jitter). A connection that worked
+   resets the growth, however short-lived it was: only consecutive failures
+   back off;
 3. on a new connection every channel the application holds (strong
    references, until it closes them) is reopened, then the recorded topology
    of all of them is replayed in dependency order (QoS, exchanges, queues,
@@ -243,8 +245,8 @@ class RobustConnection(Connection, AbstractRobustConnection):
         #: Set while connected and restored (cleared on a loss).
         self._recovered = asyncio.Event()
         self._reconnecting = False
-        self._failures = 0
-        self._connected_at = 0.0
+        #: reconnect() asked for an immediate reconnect
+        self._reconnect_now = False
         self._connect_timeout: TimeoutType = None
         self._last_error: BaseException | None = None
 
@@ -376,7 +378,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
                 if self._close_called:
                     raise exc.AMQPConnectionError("closed while connecting") from error
             else:
-                self._connected(0)
+                self._connected()
         finally:
             self._reconnecting = False
         self._supervisor = self.loop.create_task(self._supervise())
@@ -395,10 +397,8 @@ class RobustConnection(Connection, AbstractRobustConnection):
             return None
         return error
 
-    def _connected(self, retry: int) -> None:
-        """Connected and restored; ``retry`` is the retry that succeeded."""
-        self._failures = retry
-        self._connected_at = self.loop.time()
+    def _connected(self) -> None:
+        """Connected and restored."""
         self.connection_attempt += 1
         self._reconnecting = False
         self._recovered.set()
@@ -414,28 +414,30 @@ class RobustConnection(Connection, AbstractRobustConnection):
             self._reconnecting = True
             self._recovered.clear()
             self.connected.clear()
-            # a connection that did not stay up keeps the backoff growing
-            stable = self.loop.time() - self._connected_at >= self.reconnect_interval
+            # a connection that worked was lost: the first attempt waits
+            # reconnect_interval (at once when reconnect() asked for it)
+            retry = 0 if self._reconnect_now else 1
+            self._reconnect_now = False
             try:
-                await self._reconnect(retry=0 if stable else self._failures + 1)
+                await self._reconnect(retry)
             except Exception:  # a bug must not end the reconnects for good
                 log.exception("Reconnecting %s failed unexpectedly", self)
-                self._failures += 1
-                self._connected_at = self.loop.time()
                 self._drop_transport()
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.reconnect_interval)
 
     async def _reconnect(self, retry: int) -> None:
         """Connect to the next addresses in turn, then restore every channel.
 
-        ``retry`` 0 tries the next address at once; each round of failures
-        waits for the backoff of the next retry.
+        Waits before each round of attempts: nothing for ``retry`` 0,
+        ``reconnect_interval`` for retry 1 (the first after a loss), then the
+        backoff for each consecutive round of failures (doubling, jittered,
+        capped by ``reconnect_max_interval``).
         """
         backoff = self._backoff()
         try:
             while not self._close_called:
                 if retry:
-                    delay = backoff.delay(retry)
+                    delay = backoff.ceiling(1) if retry == 1 else backoff.delay(retry)
                     log.info("Reconnecting to %s in %.2f s", self, delay)
                     await asyncio.sleep(delay)
                 for _ in range(len(self._rotation)):
@@ -457,7 +459,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
                         )
                         self._drop_transport()
                         continue
-                    self._connected(retry)
+                    self._connected()
                     if self.connection_attempt > 1:
                         log.info("Reconnected to %s", self)
                         self.reconnect_callbacks()
@@ -594,6 +596,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
             return
         protocol = self.transport
         if protocol is not None and protocol.is_open:
+            self._reconnect_now = True
             waiter = protocol.close(200, "reconnect requested by the application")
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), 10)

@@ -117,6 +117,8 @@ class FaultProxy:
         self.cut_after: int | None = None
         self.refuse = False
         self.accepted = 0
+        #: loop.time() of every accepted connection (to observe reconnect spacing)
+        self.accept_times: list[float] = []
         self.cuts = 0
         self.handshake_cuts = 0
         self.bytes_to_clients = 0
@@ -153,6 +155,7 @@ class FaultProxy:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self.accepted += 1
+        self.accept_times.append(asyncio.get_running_loop().time())
         if self.refuse:
             writer.transport.abort()
             return

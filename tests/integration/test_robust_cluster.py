@@ -116,11 +116,11 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
         members = await asyncio.to_thread(_queue_members, cluster, 0, name)
         assert len(members) == len(ports), members
 
-        port = urllib.parse.urlsplit(connection.url).port
+        port = connection.url.port
         stopped = ports.index(port)
         await asyncio.to_thread(cluster.stop_node, stopped)
         await recoveries.wait(1, timeout=60)
-        assert urllib.parse.urlsplit(connection.url).port != port, connection.url
+        assert connection.url.port != port, connection.url
         before = len(confirmed)
         try:
             # a quorum queue whose leader was on the stopped node elects a new
@@ -143,7 +143,7 @@ async def test_failover_to_another_node_keeps_publishing_and_consuming(
         await eventually(lambda: confirmed <= consumed, timeout=60)
         print(
             f"\ncluster: stopped node {stopped + 1}, failed over to port "
-            f"{urllib.parse.urlsplit(connection.url).port}; confirmed={len(confirmed)} "
+            f"{connection.url.port}; confirmed={len(confirmed)} "
             f"unknown-outcome (republished)={unknown} timeouts={retried_timeouts} "
             f"nacked={nacked} returned={returned} "
             f"consumed={len(consumed)} deliveries={deliveries} "

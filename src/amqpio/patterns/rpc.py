@@ -549,7 +549,9 @@ class RPC(Base):
             )
             routing_key = self._format_routing_key(method_name)
             exchange = self.rpc_exchange or self.channel.default_exchange
-            if self._direct and self._reply_stale:
+            if self._direct and (self._reply_stale or self._reply_lock.locked()):
+                # the reply consumer is being started: publishing before its
+                # Basic.Consume reached the broker would be refused (406)
                 await self._ensure_direct_consumer()
             result = await exchange.publish(
                 message, routing_key=routing_key, mandatory=True

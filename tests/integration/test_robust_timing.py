@@ -1,0 +1,156 @@
+"""When a robust connection reconnects: spacing of the attempts, observed on the wire.
+
+aio-pika waits ``reconnect_interval`` before reconnecting a connection that
+worked; amqpio does the same, and backs off (doubling, jittered, capped) only
+over consecutive failed attempts. The spacing is read from the times the fault
+proxy in front of the broker accepted each connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import amqpio
+from amqpio.testing.rabbitmq import Broker
+
+from .fault_proxy import FaultProxy
+from .robust_support import Recoveries, eventually, start_proxy, unique, within
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def proxy(
+    rabbitmq: Broker, spare_ports: tuple[int, ...]
+) -> AsyncIterator[FaultProxy]:
+    proxy = await start_proxy(rabbitmq, spare_ports[2])
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
+
+
+def libraries() -> list[Any]:
+    params: list[Any] = [pytest.param("amqpio", id="amqpio")]
+    params.append(pytest.param("aio_pika", id="aio_pika"))
+    return params
+
+
+async def gaps_after(proxy: FaultProxy, count: int) -> list[float]:
+    """Wait for ``count`` more accepted connections; the gaps before each."""
+    start = len(proxy.accept_times)
+    await eventually(lambda: len(proxy.accept_times) >= start + count, timeout=30)
+    times = proxy.accept_times[start - 1 : start + count]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+async def test_a_lost_connection_is_retried_after_reconnect_interval(
+    rabbitmq: Broker, proxy: FaultProxy
+) -> None:
+    interval = 0.5
+    connection = await amqpio.connect_robust(
+        proxy.url(rabbitmq.url),
+        reconnect_interval=interval,
+        reconnect_max_interval=4 * interval,
+    )
+    recoveries = Recoveries(connection)
+    loop = asyncio.get_running_loop()
+    try:
+        # connections that worked, cut at once each time: every reconnect
+        # waits reconnect_interval, the delay does not grow
+        for round_ in range(3):
+            cut_at = loop.time()
+            proxy.cut()
+            await recoveries.wait(round_ + 1)
+            waited = proxy.accept_times[-1] - cut_at
+            assert interval * 0.95 <= waited < interval * 1.5 + 0.5, waited
+
+        # consecutive failures back off: about 0.5, 0.5-1, 1-2 s, then 1-2 (cap)
+        proxy.refuse = True
+        proxy.cut()
+        failed = await gaps_after(proxy, 4)
+        assert interval * 0.95 <= failed[0] < interval * 1.5 + 0.5, failed
+        assert interval * 0.95 <= failed[1] < 2 * interval + 0.5, failed
+        assert 2 * interval * 0.95 <= failed[2] < 4 * interval + 0.5, failed
+        assert 2 * interval * 0.95 <= failed[3] < 4 * interval + 0.5, failed
+
+        # a connection that works again resets the growth
+        proxy.refuse = False
+        await recoveries.wait(4)
+        cut_at = loop.time()
+        proxy.cut()
+        await recoveries.wait(5)
+        waited = proxy.accept_times[-1] - cut_at
+        assert interval * 0.95 <= waited < interval * 1.5 + 0.5, waited
+    finally:
+        await connection.close()
+
+
+async def test_reconnect_on_demand_does_not_wait(
+    rabbitmq: Broker, proxy: FaultProxy
+) -> None:
+    connection = await amqpio.connect_robust(
+        proxy.url(rabbitmq.url), reconnect_interval=5
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        await within(connection.reconnect(), 4)
+        assert loop.time() - started < 4
+        assert len(proxy.accept_times) == 2
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("library", libraries())
+async def test_iterator_collects_while_the_connection_is_cut_every_5_kb(
+    rabbitmq: Broker, proxy: FaultProxy, library: str
+) -> None:
+    """The issue's scenario, on both libraries: 50 messages within 15 s."""
+    lib: ModuleType = importlib.import_module(library)
+    name = unique("cut-every-5kb")
+    publisher = await amqpio.connect(rabbitmq.url)
+    try:
+        channel = await publisher.channel()
+        await channel.declare_queue(name)
+        for index in range(50):
+            await channel.default_exchange.publish(
+                amqpio.Message(b"%03d" % index + b"." * 400), routing_key=name
+            )
+        proxy.cut_after = 5 * 1024
+        seen: set[bytes] = set()
+
+        async def collect() -> None:
+            connection = await lib.connect_robust(
+                proxy.url(rabbitmq.url), reconnect_interval=1
+            )
+            try:
+                robust_channel = await connection.channel()
+                # one message in flight: traffic trickles, acks get through
+                await robust_channel.set_qos(prefetch_count=1)
+                robust_queue = await robust_channel.declare_queue(name)
+                async with robust_queue.iterator() as messages:
+                    async for message in messages:
+                        try:
+                            await message.ack()
+                        except Exception:  # delivered on a channel now gone
+                            continue
+                        seen.add(message.body[:3])
+                        if len(seen) == 50:
+                            return
+            finally:
+                await connection.close()
+
+        await asyncio.wait_for(collect(), 15)
+        assert len(seen) == 50
+        assert proxy.handshake_cuts >= 2  # cut (at 5 KB) more than once
+    finally:
+        await channel.queue_delete(name)
+        await publisher.close()
