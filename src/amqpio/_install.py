@@ -107,6 +107,15 @@ def _imported(package: str) -> list[str]:
     return [name for name in sys.modules if name.partition(".")[0] == package]
 
 
+def _installed(name: str) -> bool:
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def install_as_aio_pika(*, aiormq: bool | None = None) -> None:
     """Make ``import aio_pika`` (and ``aio_pika.X``) import amqpio.
 
@@ -134,11 +143,7 @@ def install_as_aio_pika(*, aiormq: bool | None = None) -> None:
         finder = _AliasFinder()
         sys.meta_path.insert(0, finder)
     if aiormq is None:
-        aiormq = "aiormq" not in finder.exact and (
-            importlib.util.find_spec("aiormq") is None
-            if "aiormq" not in sys.modules
-            else False
-        )
+        aiormq = "aiormq" not in finder.exact and not _installed("aiormq")
     if aiormq and "aiormq" not in finder.exact:
         if _imported("aiormq"):
             raise RuntimeError(

@@ -83,6 +83,54 @@ CHANNEL_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class Flag(asyncio.Event):
+    """An ``asyncio.Event`` that also hands out futures (:meth:`waiter`).
+
+    Waiting for the flag *or* something else (``asyncio.wait``) then needs no
+    task. A task made only to run ``event.wait()`` and cancelled before it
+    started leaves a coroutine that was never awaited (a RuntimeWarning on
+    Python 3.12+, one per waiting call).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._futures: set[asyncio.Future[None]] = set()
+
+    def set(self) -> None:
+        super().set()
+        futures, self._futures = self._futures, set()
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future done once the flag is set (already done if it is)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.is_set():
+            future.set_result(None)
+        else:
+            self._futures.add(future)
+        return future
+
+    def discard(self, future: asyncio.Future[None]) -> None:
+        """Forget a :meth:`waiter` future no longer awaited."""
+        self._futures.discard(future)
+        future.cancel()
+
+
+async def wait_for_flag(
+    flag: Flag, *others: asyncio.Future[Any], timeout: float | None = None
+) -> None:
+    """Until ``flag`` is set, one of ``others`` is done or ``timeout`` passed."""
+    waiter = flag.waiter()
+    try:
+        await asyncio.wait(
+            (waiter, *others), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        flag.discard(waiter)
+
+
 async def restoring(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coro`` in a task where requests bypass the restored-gate."""
     context = contextvars.copy_context()
@@ -132,7 +180,7 @@ class RobustChannel(Channel, AbstractRobustChannel):
         #: (the connection is up): calls raise ChannelInvalidStateError, as on
         #: a plain channel, until the channel is reopened.
         self._broken: BaseException | None = None
-        self._restored = asyncio.Event()
+        self._restored = Flag()
         self._live = False
         self._close_called = False
         self._epoch = 0
@@ -187,15 +235,9 @@ class RobustChannel(Channel, AbstractRobustChannel):
         limit = timeout if timeout is not None else connection.recovery_timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
-        restored = loop.create_task(self._restored.wait())
-        try:
-            await asyncio.wait(
-                (restored, self._closed, connection._closed),
-                timeout=limit,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            restored.cancel()
+        await wait_for_flag(
+            self._restored, self._closed, connection._closed, timeout=limit
+        )
         if not self._usable():
             if self._gone():
                 return self._closed_for_good(timeout)
@@ -225,14 +267,7 @@ class RobustChannel(Channel, AbstractRobustChannel):
         while not self._usable():
             if self._gone():
                 raise exc.ChannelInvalidStateError("Channel is closed")
-            restored = asyncio.ensure_future(self._restored.wait())
-            try:
-                await asyncio.wait(
-                    (restored, self._closed, connection._closed),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                restored.cancel()
+            await wait_for_flag(self._restored, self._closed, connection._closed)
 
     async def get_underlay_channel(self) -> Channel:
         """The channel itself, once it is usable (aio-pika: the aiormq channel)."""

@@ -48,7 +48,13 @@ from ._version import __version__
 from .abc import AbstractRobustConnection, FieldValue, SSLOptions, TimeoutType
 from .connection import Connection, connect, url_of
 from .log import logger
-from .robust_channel import CHANNEL_ERRORS, RobustChannel, restoring
+from .robust_channel import (
+    CHANNEL_ERRORS,
+    Flag,
+    RobustChannel,
+    restoring,
+    wait_for_flag,
+)
 from .tools import CallbackCollection
 
 __all__ = ("Backoff", "HostRotation", "RobustConnection", "connect_robust")
@@ -243,7 +249,9 @@ class RobustConnection(Connection, AbstractRobustConnection):
         self._channels: dict[RobustChannel, None] = {}
         self._supervisor: asyncio.Task[None] | None = None
         #: Set while connected and restored (cleared on a loss).
-        self._recovered = asyncio.Event()
+        self._recovered = Flag()
+        #: Set while the transport is open (an asyncio.Event, as aio-pika's).
+        self.connected: Flag = Flag()
         self._reconnecting = False
         #: reconnect() asked for an immediate reconnect
         self._reconnect_now = False
@@ -538,15 +546,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
             return timeout
         limit = timeout if timeout is not None else self.recovery_timeout
         started = self.loop.time()
-        recovered = asyncio.ensure_future(self._recovered.wait())
-        try:
-            await asyncio.wait(
-                (recovered, self._closed),
-                timeout=limit,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            recovered.cancel()
+        await wait_for_flag(self._recovered, self._closed, timeout=limit)
         if not self._recovered.is_set():
             if self.is_closed or self._close_called:
                 return timeout
@@ -563,13 +563,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
         while not self._recovered.is_set():
             if self.is_closed or self._close_called:
                 return False
-            recovered = asyncio.ensure_future(self._recovered.wait())
-            try:
-                await asyncio.wait(
-                    (recovered, self._closed), return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                recovered.cancel()
+            await wait_for_flag(self._recovered, self._closed)
         return True
 
     async def ready(self) -> None:
@@ -577,13 +571,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
         while not self.connected.is_set():
             if self.is_closed or self._close_called:
                 raise exc.AMQPConnectionError(f"{self} is closed")
-            connected = asyncio.ensure_future(self.connected.wait())
-            try:
-                await asyncio.wait(
-                    (connected, self._closed), return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                connected.cancel()
+            await wait_for_flag(self.connected, self._closed)
 
     # -- closing -------------------------------------------------------------------
 

@@ -388,6 +388,7 @@ async def test_connect_timeout(spare_ports: tuple[int, ...], how: str) -> None:
     """A peer that accepts TCP but never speaks AMQP: the timeout fires."""
     port = spare_ports[1]
     with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", port))
         listener.listen()
         url = f"amqp://guest:guest@127.0.0.1:{port}/"
@@ -401,8 +402,11 @@ async def test_connect_timeout(spare_ports: tuple[int, ...], how: str) -> None:
         accepted, _ = listener.accept()  # the client did connect ...
         with accepted:
             accepted.settimeout(WAIT)
-            assert accepted.recv(8) == b"AMQP\x00\x00\x09\x01"
-            assert accepted.recv(1) == b""  # ... and hung up at the timeout
+            # read in a thread: the client closes its socket in a loop callback
+            header = await asyncio.to_thread(accepted.recv, 8)
+            assert header == b"AMQP\x00\x00\x09\x01"
+            # ... and hung up at the timeout
+            assert await asyncio.to_thread(accepted.recv, 1) == b""
 
 
 async def test_connect_with_an_explicit_loop(rabbitmq: Broker) -> None:

@@ -4,12 +4,8 @@ This directory (``tests/integration/aio_pika_shim``) goes first on the
 ``PYTHONPATH`` of a subprocess that runs an example from ``examples/``; the
 example files themselves are never edited. Importing ``aio_pika`` then:
 
-1. puts amqpio's top-level module in ``sys.modules["aio_pika"]`` (so the
-   import statement that is running returns amqpio itself) and installs a
-   meta-path finder that makes ``aio_pika.X`` (``aio_pika.abc``,
-   ``aio_pika.patterns``, ``aio_pika.pool``, ...) the *same module objects*
-   as ``amqpio.X``: one copy of each class, and ``aio_pika.X`` is missing
-   exactly when ``amqpio.X`` is;
+1. calls ``amqpio.install_as_aio_pika()`` (so the import statement that is
+   running returns amqpio itself, and ``aio_pika.X`` is ``amqpio.X``);
 2. when ``AMQPIO_EXAMPLE_URL`` is set, wraps amqpio's ``connect`` and
    ``connect_robust`` (when it exists) so that every broker address an example
    gives (a URL, a list of URLs, or the ``host``/``port`` keywords) is replaced
@@ -28,13 +24,11 @@ from __future__ import annotations
 
 import functools
 import importlib
-import importlib.abc
-import importlib.machinery
 import importlib.util
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, MutableMapping, Sequence
+from collections.abc import Callable, Coroutine, MutableMapping
 from types import ModuleType
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -51,46 +45,6 @@ CONNECT_FUNCTIONS = (
     ("amqpio", "connect_robust"),
     ("amqpio.robust_connection", "connect_robust"),
 )
-
-
-class _AliasLoader(importlib.abc.Loader):
-    """Loads ``aio_pika.X`` as the already (or newly) imported ``amqpio.X``."""
-
-    def __init__(self, real_name: str) -> None:
-        self.real_name = real_name
-        self.real_spec: importlib.machinery.ModuleSpec | None = None
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        module = importlib.import_module(self.real_name)
-        self.real_spec = module.__spec__
-        return module
-
-    def exec_module(self, module: ModuleType) -> None:
-        # the import system just set module.__spec__ to the alias's spec
-        module.__spec__ = self.real_spec
-
-
-class _AliasFinder(importlib.abc.MetaPathFinder):
-    """Resolves ``aio_pika.X`` to ``amqpio.X``; nothing else."""
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: ModuleType | None = None,
-    ) -> importlib.machinery.ModuleSpec | None:
-        if not fullname.startswith(ALIAS + "."):
-            return None
-        real_name = TARGET + fullname[len(ALIAS) :]
-        real_spec = importlib.util.find_spec(real_name)
-        if real_spec is None:
-            return None  # ModuleNotFoundError: No module named 'aio_pika.X'
-        return importlib.util.spec_from_loader(
-            fullname,
-            _AliasLoader(real_name),
-            origin=real_spec.origin,
-            is_package=real_spec.submodule_search_locations is not None,
-        )
 
 
 def _target(tls: bool) -> SplitResult | None:
@@ -147,8 +101,11 @@ def _routed(
 def install() -> ModuleType:
     """Alias, route and return amqpio (see the module docstring)."""
     amqpio = importlib.import_module(TARGET)
-    if not any(isinstance(finder, _AliasFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AliasFinder())
+    # this shim is the module being imported as aio_pika: the library's
+    # alias replaces it (the import statement then returns amqpio itself)
+    if sys.modules.get(ALIAS) is not amqpio:
+        sys.modules.pop(ALIAS, None)
+    amqpio.install_as_aio_pika()
     for module_name, attribute in CONNECT_FUNCTIONS:
         if module_name != TARGET and importlib.util.find_spec(module_name) is None:
             continue
@@ -158,7 +115,6 @@ def install() -> ModuleType:
             setattr(module, attribute, _routed(func))
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.modules[ALIAS] = amqpio
     return amqpio
 
 
