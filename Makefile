@@ -1,10 +1,13 @@
 # The two commands that are the contract: `make demo` and `make test`.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+#: The Python versions the package claims (pyproject's requires-python and
+#: classifiers); `make test-all` runs the suite on each.
+SUPPORTED := 3.10 3.11 3.12 3.13
 
-.PHONY: setup gen check-gen lint test bench demo clean
+.PHONY: setup gen check-gen lint test test-python test-all bench demo clean
 
 setup: $(STAMP)
 
@@ -26,10 +29,24 @@ lint: setup
 	$(PY) -m mypy --strict src tools
 
 # pytest exits 5 when it collected no tests: that must fail, not pass.
-test: setup check-gen lint
+test: setup check-gen lint test-python
+
+# The test suite alone, on $(PYTHON) in $(VENV).
+test-python: setup
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
+
+# `make test` on $(PYTHON), then the whole suite (broker tests included) on
+# every other supported version, each in its own venv (.venv-3.X).
+test-all: test
+	@set -e; current=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	for version in $(SUPPORTED); do \
+		[ "$$version" = "$$current" ] && continue; \
+		python=$$(tools/find_python.sh $$version); \
+		echo "== Python $$version: $$python"; \
+		$(MAKE) --no-print-directory test-python PYTHON=$$python VENV=.venv-$$version; \
+	done
 
 bench: setup
 	$(PY) benchmarks/codec_bench.py
@@ -37,7 +54,7 @@ bench: setup
 	$(PY) benchmarks/patterns_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The main job: amqpio end to end on a local broker it starts (or reuses) itself.
 demo: setup

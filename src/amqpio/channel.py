@@ -385,16 +385,19 @@ class Channel(AbstractChannel):
         message_id = event.properties.message_id
         tag = self._returnable.pop(message_id, None) if message_id else None
         protocol = self._protocol
+        publisher_told = False
         if tag is not None and protocol is not None:
             confirm = protocol.take_confirm(self._number or 0, tag)
             if confirm is not None and not confirm.done():
                 if self.on_return_raises:
                     confirm.set_exception(exc.PublishError(message, event.method))
                     return
+                # the awaited publish returns it (aio-pika's behaviour)
                 confirm.set_result(message)  # type: ignore[arg-type]
+                publisher_told = True
         if self.on_return_raises and tag is not None:
             return
-        if not self.return_callbacks:
+        if not self.return_callbacks and not publisher_told:
             if (message.routing_key or "").startswith(_DIRECT_REPLY_TO):
                 # RabbitMQ returns a mandatory publish to a direct reply-to
                 # address even when it delivers it (FastStream's RPC replies)

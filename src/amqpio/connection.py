@@ -113,6 +113,8 @@ class Connection(AbstractConnection):
         self.transport: AMQPProtocol | None = None
         self._closed: asyncio.Future[Literal[True]] = self.loop.create_future()
         self._close_called = False
+        #: What close_callbacks get when close() ends the connection.
+        self._close_reason: BaseException | None = None
         self.close_callbacks = CallbackCollection(self)
         #: Called with ``(connection, reason)`` on Connection.Blocked.
         self.blocked_callbacks: CallbackCollection[Connection, [str]] = (
@@ -178,7 +180,9 @@ class Connection(AbstractConnection):
         self.connected.clear()
         if not self._closed.done():
             self._closed.set_result(True)
-        self.close_callbacks(error)
+        # closed by close(): the callbacks get close()'s reason, as in aio-pika
+        # (None by default), not the Connection.Close handshake's
+        self.close_callbacks(self._close_reason if self._close_called else error)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -233,11 +237,18 @@ class Connection(AbstractConnection):
             on_return_raises=on_return_raises,
         )
 
+    def _begin_close(self, exc: BaseException | type[BaseException] | None) -> None:
+        self._close_reason = exc() if isinstance(exc, type) else exc
+        self._close_called = True
+
     async def close(
         self, exc: BaseException | type[BaseException] | None = None
     ) -> None:
-        """Close the connection (Connection.Close handshake, then the socket)."""
-        self._close_called = True
+        """Close the connection (Connection.Close handshake, then the socket).
+
+        ``close_callbacks`` get ``exc`` (an exception class is instantiated).
+        """
+        self._begin_close(exc)
         protocol = self.transport
         if protocol is not None and protocol.is_open:
             waiter = protocol.close()
@@ -252,9 +263,7 @@ class Connection(AbstractConnection):
         if not self._closed.done():
             self._closed.set_result(True)
             self.connected.clear()
-            if isinstance(exc, type):
-                exc = exc()
-            self.close_callbacks(exc)
+            self.close_callbacks(self._close_reason)
 
     async def update_secret(
         self, new_secret: str, *, reason: str = "", timeout: TimeoutType = None

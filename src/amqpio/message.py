@@ -700,9 +700,51 @@ class IncomingMessage(Message, AbstractIncomingMessage):
 
 
 class ReturnedMessage(IncomingMessage):
-    """A published message the broker returned (Basic.Return); nothing to ack."""
+    """A published message the broker returned (Basic.Return); nothing to ack.
 
-    __slots__ = ()
+    A publish awaiting its confirm returns it. aio-pika returns aiormq's
+    delivered message there, so ``delivery`` (the Basic.Return, with
+    ``reply_code`` and ``reply_text``) and ``header.properties`` read as on
+    that object.
+    """
+
+    __slots__ = ("_method", "_wire_properties")
+
+    _method: Basic.Return
+    _wire_properties: BasicProperties
+
+    @classmethod
+    def _delivered(
+        cls,
+        channel: _MessageChannel,
+        method: Basic.Deliver | Basic.GetOk | Basic.Return,
+        properties: BasicProperties,
+        body: bytes,
+        no_ack: bool = False,
+    ) -> ReturnedMessage:
+        message = super()._delivered(channel, method, properties, body, no_ack)
+        assert isinstance(message, ReturnedMessage) and isinstance(method, Basic.Return)
+        message._method = method
+        message._wire_properties = properties
+        return message
+
+    @property
+    def delivery(self) -> Basic.Return:
+        """The broker's Basic.Return (``reply_code``, ``reply_text`` ...)."""
+        return self._method
+
+    @property
+    def header(self) -> _ContentHeader:
+        """``header.properties``: the returned message's properties."""
+        return _ContentHeader(self._wire_properties, self._body_size)
+
+
+class _ContentHeader:
+    __slots__ = ("body_size", "properties")
+
+    def __init__(self, properties: BasicProperties, body_size: int) -> None:
+        self.properties = properties
+        self.body_size = body_size
 
 
 ReturnCallback = Callable[[AbstractChannel, ReturnedMessage], Any]

@@ -827,6 +827,8 @@ class RobustChannel(Channel, AbstractRobustChannel):
             try:
                 await self._restore_alone()
             except CHANNEL_ERRORS as error:
+                if self._gone():
+                    return  # closed meanwhile (e.g. its connection is closing)
                 failures += 1
                 delay = connection._retry_delay(self.RESTORE_RETRY_DELAY, failures)
                 log.warning(

@@ -597,7 +597,7 @@ class RobustConnection(Connection, AbstractRobustConnection):
         self, exc: BaseException | type[BaseException] | None = asyncio.CancelledError
     ) -> None:
         """Close the connection for good, with every channel."""
-        self._close_called = True
+        self._begin_close(exc)
         task, self._supervisor = self._supervisor, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from importlib.metadata import version
 from typing import Any
 
 import aio_pika.abc
@@ -12,13 +11,11 @@ import pytest
 from amqpio import abc
 from amqpio.message import IncomingMessage, Message, ReturnedMessage
 from amqpio.tools import OneShotCallback
-
-#: aio-pika 10 is the reference (Python >= 3.11); on 3.10 pip installs 9.6,
-#: whose public API is a subset of it: amqpio must then offer at least it.
-AIO_PIKA_10 = int(version("aio-pika").split(".")[0]) >= 10
+from helpers.reference import AIO_PIKA_10
 
 
 def assert_reference(ours: set[str], theirs: set[str]) -> None:
+    """Equal to aio-pika 10's; a superset of 9.6's (a subset of 10's API)."""
     if AIO_PIKA_10:
         assert ours == theirs
     else:

@@ -378,8 +378,9 @@ async def returned_message(run: Run) -> Any:
         )
     delivery = getattr(returned, "delivery", None)
     header = getattr(returned, "header", None)
+    # the class differs (aiormq's DeliveredMessage, amqpio's ReturnedMessage):
+    # what users read from it must not
     return {
-        "class": type(returned).__name__,
         "body": getattr(returned, "body", None),
         "routing_key": getattr(returned, "routing_key", None),
         "exchange": getattr(returned, "exchange", None),

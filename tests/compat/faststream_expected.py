@@ -156,7 +156,6 @@ EXPECTED: dict[str, dict[str, Any]] = {
         # aio-pika's channels do not raise on returns: publish() succeeds
         "unroutable": {"mandatory=True": "published", "mandatory=False": "published"},
         "returned_message": {
-            "class": "DeliveredMessage",
             "body": raw(b"lost"),
             "routing_key": "P.returned_message.nobody",
             "exchange": "",

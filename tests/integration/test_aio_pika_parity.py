@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from amqpio.testing.rabbitmq import Broker
+from helpers.reference import AIO_PIKA_10
 
 from .api_support import unique, within
 
@@ -95,6 +96,8 @@ async def test_iterator_closed_from_another_task_twice_returns_cleanly(
 async def test_robust_channel_after_a_channel_exception(
     rabbitmq: Broker, lib: ModuleType
 ) -> None:
+    if not is_amqpio(lib) and not AIO_PIKA_10:
+        pytest.skip("aio-pika 9.6's robust channel does not reopen itself here")
     connection = await lib.connect_robust(rabbitmq.url)
     try:
         channel = await connection.channel()
@@ -326,5 +329,52 @@ async def test_connection_url_is_a_url_object(
         assert url.password == "guest"
         assert str(url.with_password("******")).startswith("amqp://guest:******@")
         assert "******" in str(connection)
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("robust", [False, True], ids=["plain", "robust"])
+@pytest.mark.parametrize("given", ["default", "none", "exception"])
+async def test_close_callbacks_get_the_reason_given_to_close(
+    rabbitmq: Broker, lib: ModuleType, robust: bool, given: str
+) -> None:
+    connection = await connect(lib, rabbitmq.url, robust)
+    reasons: list[Any] = []
+    connection.close_callbacks.add(lambda _, reason=None: reasons.append(reason))
+    custom = ValueError("custom")
+    if given == "default":
+        await connection.close()
+    elif given == "none":
+        await connection.close(None)
+    else:
+        await connection.close(custom)
+    await asyncio.sleep(0.05)  # aio-pika calls them from a task
+    assert len(reasons) == 1
+    if given == "exception":
+        assert reasons[0] is custom
+    elif given == "default" and robust:
+        assert isinstance(reasons[0], asyncio.CancelledError)
+    elif given == "default" and not is_amqpio(lib):
+        # aio-pika: None or ConnectionClosed(), depending on a race
+        assert reasons[0] is None or isinstance(reasons[0], lib.exceptions.AMQPError)
+    else:
+        assert reasons[0] is None
+
+
+async def test_a_returned_publish_returns_what_aio_pika_code_reads(
+    rabbitmq: Broker, lib: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    connection = await lib.connect(rabbitmq.url)
+    try:
+        channel = await connection.channel()
+        returned = await channel.default_exchange.publish(
+            lib.Message(b"lost", message_id="mid-1"), routing_key=unique("nobody")
+        )
+        assert returned.body == b"lost"
+        assert returned.delivery.reply_code == 312
+        assert returned.delivery.reply_text == "NO_ROUTE"
+        assert returned.header.properties.message_id == "mid-1"
+        # the publisher was told: nothing to warn about
+        assert not [r for r in caplog.records if r.levelname == "WARNING"]
     finally:
         await connection.close()

@@ -17,6 +17,7 @@ import pytest
 import amqpio
 from amqpio import patterns
 from amqpio.patterns import base, master, rpc
+from helpers.reference import AIO_PIKA_10
 
 
 def test_public_names_match_aio_pika() -> None:
@@ -96,6 +97,8 @@ def _shape(func: Any) -> list[tuple[str, Any, Any]]:
 
 @pytest.mark.parametrize(("cls", "method"), SIGNATURES)
 def test_signatures_match_aio_pika(cls: str, method: str) -> None:
+    if (cls, method) == ("RPC", "create") and not AIO_PIKA_10:
+        pytest.skip("aio-pika 9.6's RPC.create takes **kwargs (10.x: keywords)")
     ours = getattr(getattr(patterns, cls), method)
     theirs = getattr(getattr(aio_pika.patterns, cls), method)
     assert _shape(ours) == _shape(theirs)

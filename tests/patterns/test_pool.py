@@ -12,6 +12,7 @@ import pytest
 import amqpio
 from amqpio import pool as amqpio_pool
 from amqpio.abc import PoolInstance
+from helpers.reference import AIO_PIKA_10
 
 IMPLEMENTATIONS = [amqpio_pool, aio_pika.pool]
 IDS = ["amqpio", "aio_pika"]
@@ -168,11 +169,15 @@ async def test_close_wakes_every_waiter_with_pool_invalid_state(lib: Any) -> Non
         async with pool.acquire():
             pass
 
+    if lib is aio_pika.pool and not AIO_PIKA_10:
+        pytest.skip("aio-pika 9.6's close() leaves the waiters waiting for ever")
     waiters = [asyncio.ensure_future(waiter()) for _ in range(3)]
     await asyncio.sleep(0)
     assert not any(task.done() for task in waiters)
     await pool.close()
-    results = await asyncio.gather(*waiters, return_exceptions=True)
+    results = await asyncio.wait_for(
+        asyncio.gather(*waiters, return_exceptions=True), 10
+    )
     assert all(isinstance(r, lib.PoolInvalidStateError) for r in results), results
     # releasing an item still held when the pool closed raises too (aio-pika)
     with pytest.raises(lib.PoolInvalidStateError):

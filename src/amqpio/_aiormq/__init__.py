@@ -11,6 +11,7 @@ provided: code that drives aiormq directly needs the real aiormq.
 
 from __future__ import annotations
 
+from .. import exceptions, spec
 from ..exceptions import (
     AMQPChannelError,
     AMQPConnectionError,
@@ -75,4 +76,6 @@ __all__ = (
     "ProtocolSyntaxError",
     "PublishError",
     "abc",
+    "exceptions",
+    "spec",
 )
