@@ -137,8 +137,8 @@ def _after_scheduled_work() -> Generator[None, None, None]:
     aio-pika's operations pass through tasks and a writer queue before their
     frame is written; code relies on what that implies: an ack or nack that
     another task started (one turn) or that a thread scheduled with
-    ``run_coroutine_threadsafe`` (two turns) reaches the broker before a
-    ``queue.get()``, ``channel.close()`` or publish that follows it.
+    ``run_coroutine_threadsafe`` (two turns) reaches the broker before the
+    ``queue.get()``, ``channel.close()`` or other request that follows it.
     """
     yield
     yield
@@ -146,6 +146,8 @@ def _after_scheduled_work() -> Generator[None, None, None]:
 
 @types.coroutine
 def _next_turn() -> Generator[None, None, None]:
+    """One turn of the event loop before a publish is written: an ack that
+    another task started goes first (one turn only: publishing is a hot path)."""
     yield
 
 
