@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 #: classifiers); `make test-all` runs the suite on each.
 SUPPORTED := 3.10 3.11 3.12 3.13
 
-.PHONY: setup gen check-gen lint test test-python test-all bench demo clean
+.PHONY: setup gen check-gen lint test test-python test-uvloop test-all bench demo clean
 
 setup: $(STAMP)
 
@@ -29,12 +29,23 @@ lint: setup
 	$(PY) -m mypy --strict src tools
 
 # pytest exits 5 when it collected no tests: that must fail, not pass.
-test: setup check-gen lint test-python
+test: setup check-gen lint test-python test-uvloop
 
 # The test suite alone, on $(PYTHON) in $(VENV).
 test-python: setup
 	$(PY) -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
+	exit $$rc
+
+# The broker tests again, every async test on uvloop (as many aio-pika users
+# run): connect, TLS, publish, consume, robust, patterns, aio-pika parity.
+# Not the cluster (minutes), the examples and the harness (own processes).
+UVLOOP_IGNORE := --ignore=tests/integration/test_robust_cluster.py \
+	--ignore=tests/integration/test_examples.py \
+	--ignore=tests/integration/test_harness.py
+test-uvloop: setup
+	AMQPIO_TEST_LOOP=uvloop $(PY) -m pytest tests/integration $(UVLOOP_IGNORE); \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
 # `make test` on $(PYTHON), then the whole suite (broker tests included) on

@@ -8,6 +8,8 @@ which skip on a broker that lacks them (e.g. a plain ``AMQP_URL``).
 
 ``rabbitmq_cluster`` (session, started on first use): a local 3-node cluster.
 
+``AMQPIO_TEST_LOOP=uvloop`` runs every async test and fixture on uvloop.
+
 Ports, from ``AMQPIO_TEST_PORT_BASE`` (B, default 5680):
   node     AMQP B, TLS B+1, management B+10000, Erlang dist B+20000,
            its epmd B+20001, rabbitmqctl B+20002..B+20003
@@ -17,8 +19,9 @@ Ports, from ``AMQPIO_TEST_PORT_BASE`` (B, default 5680):
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -29,6 +32,23 @@ from amqpio.testing.rabbitmq import (
     find_broker,
     find_rabbitmq_sbin,
 )
+
+#: The event loop of every async test and fixture: ``asyncio`` (the default)
+#: or ``uvloop`` (``make test-uvloop``).
+TEST_LOOP = os.environ.get("AMQPIO_TEST_LOOP", "asyncio")
+if TEST_LOOP not in ("asyncio", "uvloop"):
+    raise pytest.UsageError(
+        f"AMQPIO_TEST_LOOP must be asyncio or uvloop, not {TEST_LOOP!r}"
+    )
+
+if TEST_LOOP == "uvloop":
+    import uvloop
+
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item
+    ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+        return {"uvloop": uvloop.new_event_loop}
+
 
 PORT_BASE = int(os.environ.get("AMQPIO_TEST_PORT_BASE", "5680"))
 NODE_PORT = PORT_BASE

@@ -37,6 +37,7 @@ import aio_pika.exceptions
 import pytest
 
 from amqpio.testing.rabbitmq import Broker
+from helpers.reference import AIO_PIKA_10
 
 from .faststream_expected import EXPECTED, LEFT_IN_BROKER
 
@@ -274,6 +275,16 @@ def test_same_observations_as_aio_pika(
     expected = EXPECTED[amqpio_run.scenario][check]
     left = LEFT_IN_BROKER.get((amqpio_run.scenario, check), {})
 
+    if not AIO_PIKA_10 and (
+        reference.value(check) != expected or reference.left_in_broker(check) != left
+    ):
+        # aio-pika 9.6 (Python 3.10) fails this check (e.g. pamqp 3 cannot
+        # encode every header type): amqpio is held to the expected values
+        assert_same(amqpio.value(check), expected, "amqpio differs", amqpio)
+        assert_same(
+            amqpio.left_in_broker(check), left, "amqpio left in the broker", amqpio
+        )
+        return
     assert_same(
         reference.value(check), expected, "aio-pika (reference) differs", reference
     )

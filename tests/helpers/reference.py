@@ -14,6 +14,8 @@ import pytest
 
 AIO_PIKA_VERSION = tuple(int(part) for part in version("aio-pika").split(".")[:2])
 AIO_PIKA_10 = AIO_PIKA_VERSION >= (10, 0)
+#: pamqp 4 is the codec oracle; aio-pika 9.6 pins pamqp 3.3
+PAMQP_4 = int(version("pamqp").split(".")[0]) >= 4
 
 needs_aio_pika_10 = pytest.mark.skipif(
     not AIO_PIKA_10,

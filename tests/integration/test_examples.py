@@ -38,6 +38,7 @@ from .example_runner import (
     MissingFeature,
     SeedCodeError,
     example_env,
+    example_path,
     failure,
 )
 
@@ -330,7 +331,23 @@ def quick_start_get_single_message(ex: Examples) -> None:
 def quick_start_tornado(ex: Examples) -> None:
     """4.1.6: POST /publish then GET /subscribe returns the body (port 8888)."""
     pytest.importorskip("tornado")
-    server = ex.start("quick_start_tornado")
+    tornado_round_trip(ex, ex.start("quick_start_tornado"))
+
+
+def quick_start_tornado_with_its_name_fixed(ex: Examples) -> None:
+    """4.1.6 with its one wrong name corrected (``QUEUE.put`` for the seed's
+    ``Queue.put``): amqpio on tornado's event loop, end to end."""
+    pytest.importorskip("tornado")
+    source = example_path("quick_start_tornado").read_text()
+    assert source.count("queue.consume(Queue.put,") == 1
+    fixed = ex.cwd / "quick_start_tornado_fixed.py"
+    fixed.write_text(
+        source.replace("queue.consume(Queue.put,", "queue.consume(QUEUE.put,")
+    )
+    tornado_round_trip(ex, ex.start(fixed))
+
+
+def tornado_round_trip(ex: Examples, server: ExampleProcess) -> None:
     ex.wait_queue("test", consumers=1, watch=[server])
     deadline = time.monotonic() + 10
     while True:
@@ -500,6 +517,7 @@ SCENARIOS = [
             "QUEUE.put",
         ),
     ),
+    quick_start_tornado_with_its_name_fixed,
     quick_start_external_credentials,
     pytest.param(
         quick_start_connection_pooling,

@@ -22,6 +22,15 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from helpers.reference import PAMQP_4
+
+if not PAMQP_4:
+    # aio-pika 9.6 (what pip installs on Python 3.10) pins pamqp 3.3, which
+    # encodes some values differently; the codec does not depend on the Python
+    # version and is checked against pamqp 4 on 3.11 to 3.13
+    pytest.skip("the oracle is pamqp 4", allow_module_level=True)
+
 from pamqp import base as pamqp_base
 from pamqp import commands as pamqp_commands
 from pamqp import constants as pamqp_constants

@@ -133,8 +133,12 @@ class FakeSocket:
         self.options.append((level, option, value))
 
 
-class FakeTransport(asyncio.Transport):
-    """Records writes, forwards them to the broker, simulates flow control."""
+class DuckTransport:
+    """Records writes, forwards them to the broker, simulates flow control.
+
+    It has the transport interface but not ``asyncio.Transport`` as a base,
+    like uvloop's transports; :class:`FakeTransport` is the same with it.
+    """
 
     def __init__(
         self,
@@ -143,7 +147,7 @@ class FakeTransport(asyncio.Transport):
         broker: ScriptedBroker,
         extra: dict[str, object] | None = None,
     ) -> None:
-        super().__init__(extra)
+        self._extra = dict(extra or {})
         self.loop = loop
         self.protocol = protocol
         self.broker = broker
@@ -152,6 +156,9 @@ class FakeTransport(asyncio.Transport):
         self.closing = False
         self.aborted = False
         self.lost = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self._extra.get(name, default)
 
     # -- asyncio.Transport -------------------------------------------------
 
@@ -199,6 +206,10 @@ class FakeTransport(asyncio.Transport):
             self.protocol.connection_lost(error)
 
 
+class FakeTransport(DuckTransport, asyncio.Transport):
+    """A :class:`DuckTransport` that also is an ``asyncio.Transport``."""
+
+
 class ScriptedBroker:
     """The fake broker of ``tests/helpers`` answering from a handler table."""
 
@@ -211,7 +222,7 @@ class ScriptedBroker:
         self.loop = loop
         self.codec = FakeBroker()
         self.split = splitter
-        self.transport: FakeTransport | None = None
+        self.transport: DuckTransport | None = None
         #: Everything the client sent, decoded, in order.
         self.received: list[Sent] = []
         start = spec.Connection.Start(server_properties=SERVER_PROPERTIES_TABLE)
@@ -288,7 +299,7 @@ class Harness:
     """One protocol wired to a fake transport, a scripted broker and a clock."""
 
     protocol: AMQPProtocol
-    transport: FakeTransport
+    transport: DuckTransport
     broker: ScriptedBroker
     clock: ClockLoop
     listener: RecordingConnectionListener
@@ -315,6 +326,7 @@ def connect(
     tune: spec.Connection.Tune = TUNE,
     extra: dict[str, object] | None = None,
     on_header: Callable[[], Iterable[bytes]] | None = None,
+    transport_class: type[DuckTransport] | None = None,
 ) -> Harness:
     """Build a harness and call ``connection_made``; the handshake then runs
     on the loop (await ``harness.protocol.opened``). ``on_header`` replaces
@@ -328,7 +340,7 @@ def connect(
     broker = ScriptedBroker(loop, splitter, tune)
     if on_header is not None:
         broker.on_header = on_header
-    transport = FakeTransport(loop, protocol, broker, extra)
+    transport = (transport_class or FakeTransport)(loop, protocol, broker, extra)
     broker.transport = transport
     protocol.connection_made(transport)
     return Harness(protocol, transport, broker, clock, listener)

@@ -14,7 +14,7 @@ Negotiation rules (those of pika and the RabbitMQ Java client):
 
 from __future__ import annotations
 
-import platform
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -173,6 +173,17 @@ def sasl_response(mechanism: str, username: str, password: str) -> bytes:
     raise ValueError(f"unsupported SASL mechanism {mechanism!r}")
 
 
+# what platform.python_implementation() and python_version() say, without
+# importing platform (on Python 3.10 it imports subprocess, threading and
+# selectors: no I/O module in the core)
+_PLATFORM: Final = "{} {}.{}.{}".format(
+    {"cpython": "CPython", "pypy": "PyPy"}.get(
+        sys.implementation.name, sys.implementation.name
+    ),
+    *sys.version_info[:3],
+)
+
+
 def build_client_properties(config: ConnectionConfig) -> FieldTable:
     """Client properties for Connection.StartOk.
 
@@ -181,7 +192,7 @@ def build_client_properties(config: ConnectionConfig) -> FieldTable:
     """
     props: dict[str, FieldValue] = {
         "product": "amqpio",
-        "platform": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": _PLATFORM,
         "information": "pure-Python AMQP 0-9-1 client for asyncio",
         "capabilities": dict(CAPABILITIES),
     }

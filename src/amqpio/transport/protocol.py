@@ -18,9 +18,10 @@ heartbeat timeout): nothing awaits forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from .. import exceptions as exc
 from ..codec.table import FieldTable
@@ -57,6 +58,20 @@ class ConnectionListener(Protocol):
     def on_unblocked(self) -> None: ...
 
     def on_closed(self, error: BaseException) -> None: ...
+
+
+def _set_tcp_nodelay(transport: asyncio.BaseTransport) -> None:
+    """Disable Nagle's algorithm (frames are written whole, latency matters).
+
+    Through the transport's socket object where there is one; uvloop sets
+    TCP_NODELAY itself and its pseudo-socket may refuse options.
+    """
+    sock = transport.get_extra_info("socket")
+    family = getattr(sock, "family", None)
+    if sock is None or family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class UnderlayView:
@@ -158,13 +173,15 @@ class AMQPProtocol(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.core.initiate()
-        self._flush()
+        # Any loop's transport: only its interface is used (uvloop's
+        # transports are not asyncio.Transport subclasses).
+        self.transport = cast(asyncio.Transport, transport)
+        try:
+            _set_tcp_nodelay(transport)
+            self.core.initiate()
+            self._flush()
+        except Exception as error:
+            self._internal_error("connection_made", error)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -182,13 +199,35 @@ class AMQPProtocol(asyncio.Protocol):
             self._flush()
             self._abort_soon()
             return
-        if events:
-            self._dispatch(events)
-        self._flush()
+        except Exception as error:
+            self._internal_error("data_received", error)
+            return
+        try:
+            if events:
+                self._dispatch(events)
+            self._flush()
+        except Exception as error:
+            self._internal_error("data_received", error)
 
     def eof_received(self) -> bool | None:
-        self._dispatch(self.core.receive_eof())
+        try:
+            self._dispatch(self.core.receive_eof())
+        except Exception as error:
+            self._internal_error("eof_received", error)
         return None  # let the transport close itself
+
+    def _internal_error(self, where: str, error: Exception) -> None:
+        """A bug in a protocol callback: end the connection with a typed error.
+
+        The loop would only log it and carry on (and connect() would wait for
+        a handshake that never starts): every waiter fails at once instead.
+        """
+        failure = exc.AMQPConnectionError(
+            f"internal error in {where}: {error!r}; the connection was closed"
+        )
+        failure.__cause__ = error
+        self._fail(failure)
+        self.abort()
 
     def connection_lost(self, error: Exception | None) -> None:
         self._lost_cause = error
@@ -277,10 +316,13 @@ class AMQPProtocol(asyncio.Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        events = self.core.handle_timer(self.loop.time())
-        if events:
-            self._dispatch(events)
-        self._flush()
+        try:
+            events = self.core.handle_timer(self.loop.time())
+            if events:
+                self._dispatch(events)
+            self._flush()
+        except Exception as error:
+            self._internal_error("the heartbeat timer", error)
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
