@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+#: --loop choices: the standard library's event loop, or uvloop's
+LOOPS = ("asyncio", "uvloop")
+
+
+def add_loop_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="asyncio",
+        help="event loop for both libraries (uvloop: pip install uvloop)",
+    )
+
+
+def run(main: Coroutine[Any, Any, None], loop: str) -> None:
+    """Run ``main`` on the chosen event loop."""
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
+
+
+def loop_name() -> str:
+    """The running loop, for the benchmark's header line."""
+    loop = asyncio.get_running_loop()
+    module = type(loop).__module__.partition(".")[0]
+    return "uvloop" if module == "uvloop" else "asyncio"
 
 
 def percentile(values: list[float], fraction: float) -> float:

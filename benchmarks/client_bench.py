@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
-from bench_support import broker, percentile
+from bench_support import add_loop_argument, broker, loop_name, percentile, run
 
 BODY = b"x" * 64
 
@@ -271,7 +271,7 @@ THROUGHPUT: list[tuple[str, Scenario]] = [
 async def main_async(url: str, n: int, repeat: int, only: str | None) -> None:
     libs = {name: importlib.import_module(name) for name in ("amqpio", "aio_pika")}
     print(
-        f"Python {platform.python_version()}, amqpio {libs['amqpio'].__version__}, "
+        f"Python {platform.python_version()} on {loop_name()}, amqpio {libs['amqpio'].__version__}, "
         f"aio-pika {libs['aio_pika'].__version__}, {n} messages of {len(BODY)} B, "
         f"median of {repeat} interleaved rounds"
     )
@@ -310,9 +310,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None, help="run scenarios matching this")
+    add_loop_argument(parser)
     args = parser.parse_args()
     with broker(args.url, "bench", 5700) as url:
-        asyncio.run(main_async(url, args.messages, args.repeat, args.only))
+        run(main_async(url, args.messages, args.repeat, args.only), args.loop)
     return 0
 
 

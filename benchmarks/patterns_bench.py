@@ -38,7 +38,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
-from bench_support import broker, percentile
+from bench_support import add_loop_argument, broker, loop_name, percentile, run
 from rpc_floor import raw_rpc_pair
 
 LIBS = ("amqpio", "aio_pika")
@@ -307,7 +307,7 @@ def explain_floor(floor: dict[str, float]) -> None:
 async def main_async(url: str, calls: int, repeat: int, only: str | None) -> None:
     libs = {name: importlib.import_module(name) for name in LIBS}
     print(
-        f"Python {platform.python_version()}, amqpio {libs['amqpio'].__version__}, "
+        f"Python {platform.python_version()} on {loop_name()}, amqpio {libs['amqpio'].__version__}, "
         f"aio-pika {libs['aio_pika'].__version__}, {calls} calls/tasks per round, "
         f"median of {repeat} interleaved rounds"
     )
@@ -337,9 +337,10 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None, help="run rows whose title has this")
+    add_loop_argument(parser)
     args = parser.parse_args()
     with broker(args.url, "patterns-bench", 5790) as url:
-        asyncio.run(main_async(url, args.calls, args.repeat, args.only))
+        run(main_async(url, args.calls, args.repeat, args.only), args.loop)
     return 0
 
 
