@@ -208,6 +208,10 @@ async def test_rpc_close_cancels_pending_calls(
 async def test_a_nack_scheduled_before_a_get_reaches_the_broker_first(
     rabbitmq: Broker, lib: ModuleType, scheduled_by: str
 ) -> None:
+    if scheduled_by == "thread" and not is_amqpio(lib):
+        # aio-pika usually wins this race (more loop turns before its get is
+        # written) but not always: it lost it once on Python 3.12
+        pytest.skip("a race in aio-pika; amqpio's ordering is deterministic")
     connection = await lib.connect(rabbitmq.url)
     try:
         channel = await connection.channel()
@@ -238,6 +242,8 @@ async def test_a_nack_scheduled_before_a_get_reaches_the_broker_first(
 async def test_an_ack_scheduled_before_channel_close_reaches_the_broker_first(
     rabbitmq: Broker, lib: ModuleType, scheduled_by: str
 ) -> None:
+    if scheduled_by == "thread" and not is_amqpio(lib):
+        pytest.skip("a race in aio-pika (see the get test); amqpio's is not")
     connection = await lib.connect(rabbitmq.url)
     try:
         channel = await connection.channel()
