@@ -10,6 +10,9 @@ import pytest
 import amqpio
 from amqpio.testing.rabbitmq import Broker
 
+from .fault_proxy import FaultProxy
+from .robust_support import start_proxy
+
 # -- amqpio objects for the API tests (a test module may define its own) -------
 
 
@@ -31,3 +34,16 @@ async def channel(connection: amqpio.Connection) -> amqpio.Channel:
 async def queue(channel: amqpio.Channel) -> amqpio.Queue:
     """A server-named exclusive queue, gone with the connection."""
     return await channel.declare_queue(exclusive=True)
+
+
+@pytest.fixture
+async def proxy(
+    rabbitmq: Broker, spare_ports: tuple[int, ...]
+) -> AsyncIterator[FaultProxy]:
+    """A fault-injecting TCP proxy in front of the session broker (a module
+    may define its own ``proxy``)."""
+    proxy = await start_proxy(rabbitmq, spare_ports[2])
+    try:
+        yield proxy
+    finally:
+        await proxy.close()

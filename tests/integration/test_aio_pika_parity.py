@@ -80,10 +80,11 @@ async def test_iterator_closed_from_another_task_twice_returns_cleanly(
         closers.append(iterator.close())
         results = await within(asyncio.gather(*closers, return_exceptions=True))
         errors = [r for r in results if isinstance(r, BaseException)]
-        if is_amqpio(lib) or racing != "connection-close":
+        if is_amqpio(lib) or racing == "nothing":
             assert errors == []
-        # else aio-pika: a close racing the connection's close raises
-        # (ConnectionClosed on a plain connection, CancelledError on a robust one)
+        # else aio-pika: a close racing the channel's or the connection's close
+        # may raise (ConnectionClosed, CancelledError, or an ExceptionGroup of
+        # nacks that failed: seen on Python 3.12); amqpio always returns cleanly
         await within(asyncio.gather(consumer, return_exceptions=True))
         assert received
     finally:

@@ -13,7 +13,6 @@ import gc
 import logging
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,20 +24,9 @@ from amqpio.robust_connection import RobustConnection
 from amqpio.testing.rabbitmq import Broker
 
 from .fault_proxy import FaultProxy
-from .robust_support import FAST, WAIT, Recoveries, eventually, start_proxy, unique
+from .robust_support import FAST, WAIT, Recoveries, eventually, unique
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def proxy(
-    rabbitmq: Broker, spare_ports: tuple[int, ...]
-) -> AsyncIterator[FaultProxy]:
-    proxy = await start_proxy(rabbitmq, spare_ports[3])
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
 
 
 async def connect(url: str, **kwargs: Any) -> RobustConnection:

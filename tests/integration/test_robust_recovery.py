@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -34,23 +33,11 @@ from .robust_support import (
     Recoveries,
     consumers,
     eventually,
-    start_proxy,
     unique,
     within,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def proxy(
-    rabbitmq: Broker, spare_ports: tuple[int, ...]
-) -> AsyncIterator[FaultProxy]:
-    proxy = await start_proxy(rabbitmq, spare_ports[2])
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import itertools
-from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
@@ -22,20 +21,9 @@ from amqpio.testing.rabbitmq import Broker
 from helpers.reference import needs_aio_pika_10
 
 from .fault_proxy import FaultProxy
-from .robust_support import Recoveries, eventually, start_proxy, unique, within
+from .robust_support import Recoveries, eventually, unique, within
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def proxy(
-    rabbitmq: Broker, spare_ports: tuple[int, ...]
-) -> AsyncIterator[FaultProxy]:
-    proxy = await start_proxy(rabbitmq, spare_ports[2])
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
 
 
 def libraries() -> list[Any]:
