@@ -3,7 +3,9 @@
     python benchmarks/client_bench.py [--url amqp://...] [--messages 20000]
 
 Without ``--url`` (or ``AMQP_URL``) a throwaway node is started from the local
-``rabbitmq-server`` install and stopped afterwards. The same scenario code runs
+``rabbitmq-server`` install and stopped afterwards. The large-message rows run
+each library in a fresh child process (median MiB/s, largest peak RSS growth
+of up to three rounds). The same scenario code runs
 on both libraries (each imported as ``aio_pika``); the scenarios alternate
 between the libraries and the best of ``--repeat`` rounds is reported, with the
 ratio amqpio / aio-pika (higher is better for amqpio).
@@ -14,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -126,6 +130,123 @@ async def transfer_1mib(lib: ModuleType, url: str, n: int) -> float:
             await done
             elapsed = time.perf_counter() - start
     return count / elapsed
+
+
+#: body sizes of the large-message rows (published without confirms)
+LARGE_SIZES = (16 << 10, 128 << 10, 1 << 20, 8 << 20)
+
+
+def _status_mib(key: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+async def large_end_to_end(
+    lib: ModuleType, url: str, size: int, total: int
+) -> tuple[float, float]:
+    """``total`` bytes in bodies of ``size`` published without confirms on one
+    connection and consumed with acks on another, in one process.
+
+    Returns MiB/s (first publish to last delivery) and the growth of the
+    process's peak resident memory over that time, in MiB (Linux).
+    Prefetch holds about 4 MiB of bodies for both libraries.
+    """
+    count = max(4, total // size)
+    body = bytes(range(256)) * (size // 256)
+    name = f"bench-large-{uuid.uuid4().hex}"
+    async with await lib.connect(url) as consumer_connection:
+        consumer_channel = await consumer_connection.channel()
+        await consumer_channel.set_qos(
+            prefetch_count=max(1, min(100, (4 << 20) // size))
+        )
+        queue = await consumer_channel.declare_queue(name, auto_delete=True)
+        done = asyncio.get_running_loop().create_future()
+        received = 0
+
+        async def on_message(message: Any) -> None:
+            nonlocal received
+            await message.ack()
+            received += 1
+            if received == count and not done.done():
+                done.set_result(None)
+
+        await queue.consume(on_message)
+        async with await lib.connect(url) as connection:
+            channel = await connection.channel(publisher_confirms=False)
+            exchange = channel.default_exchange
+            await asyncio.sleep(0.1)
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")  # the peak restarts from the current RSS
+            base = _status_mib("VmRSS")
+            start = time.perf_counter()
+            for _ in range(count):
+                await exchange.publish(lib.Message(body), routing_key=name)
+            await done
+            elapsed = time.perf_counter() - start
+            growth = _status_mib("VmHWM") - base
+    return count * size / (1 << 20) / elapsed, growth
+
+
+def run_large_child(args: argparse.Namespace) -> None:
+    """One large-message run in this (fresh) process; prints JSON."""
+    lib = importlib.import_module(args.lib)
+    result: list[tuple[float, float]] = []
+
+    async def child() -> None:
+        result.append(
+            await large_end_to_end(
+                lib, args.url, args.child_large, args.large_mib << 20
+            )
+        )
+
+    run(child(), args.loop)
+    rate, growth = result[0]
+    print(json.dumps({"mib_s": rate, "rss_mib": growth}))
+
+
+def large_rows(url: str, repeat: int, loop: str, total_mib: int) -> None:
+    """The large-message rows: each run in a fresh process per library, so
+    that its peak memory is its own."""
+    for size in LARGE_SIZES:
+        runs: dict[str, list[tuple[float, float]]] = {"amqpio": [], "aio_pika": []}
+        for _ in range(repeat):
+            for name in runs:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--url",
+                        url,
+                        "--loop",
+                        loop,
+                        "--lib",
+                        name,
+                        "--child-large",
+                        str(size),
+                        "--large-mib",
+                        str(total_mib),
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                data = json.loads(out.strip().splitlines()[-1])
+                runs[name].append((data["mib_s"], data["rss_mib"]))
+        ours, theirs = (statistics.median(r for r, _ in runs[n]) for n in runs)
+        our_rss, their_rss = (round(max(m for _, m in runs[n])) for n in runs)
+        label = f"{size >> 10} KiB" if size < (1 << 20) else f"{size >> 20} MiB"
+        print(
+            f"| {label} bodies, no confirms, end to end (MiB/s) | {ours:,.0f} "
+            f"| {theirs:,.0f} | {ours / theirs:.2f}x |"
+        )
+        print(
+            f"| {label} bodies: peak RSS growth (MiB, lower is better) "
+            f"| {our_rss} | {their_rss} | {their_rss - our_rss:+} MiB |"
+        )
+        sys.stdout.flush()
 
 
 async def publish_no_confirms(lib: ModuleType, url: str, n: int) -> float:
@@ -310,10 +431,23 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", default=None, help="run scenarios matching this")
+    parser.add_argument(
+        "--large-mib",
+        type=int,
+        default=128,
+        help="MiB sent per large-message run (0: skip those rows)",
+    )
+    parser.add_argument("--lib", default="amqpio", help=argparse.SUPPRESS)
+    parser.add_argument("--child-large", type=int, default=0, help=argparse.SUPPRESS)
     add_loop_argument(parser)
     args = parser.parse_args()
+    if args.child_large:
+        run_large_child(args)
+        return 0
     with broker(args.url, "bench", 5700) as url:
         run(main_async(url, args.messages, args.repeat, args.only), args.loop)
+        if args.large_mib and (not args.only or args.only in "large_end_to_end"):
+            large_rows(url, min(args.repeat, 3), args.loop, args.large_mib)
     return 0
 
 

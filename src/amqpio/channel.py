@@ -13,6 +13,7 @@ import types
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator
+from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -144,13 +145,6 @@ def _after_scheduled_work() -> Generator[None, None, None]:
     yield
 
 
-@types.coroutine
-def _next_turn() -> Generator[None, None, None]:
-    """One turn of the event loop before a publish is written: an ack that
-    another task started goes first (one turn only: publishing is a hot path)."""
-    yield
-
-
 async def _wait(future: Awaitable[Any], timeout: TimeoutType) -> Any:
     if timeout is None:
         return await future
@@ -188,6 +182,14 @@ class Channel(AbstractChannel):
         self.cancel_callbacks: CallbackCollection[Channel, [str]] = CallbackCollection(
             self
         )
+        #: Called with ``(channel, error, acked)`` when the broker confirms a
+        #: publish after its ``timeout`` passed: ``error`` is the
+        #: :class:`~amqpio.exceptions.PublishConfirmTimeoutError` the publish
+        #: raised (``delivery_tag``, ``message``...), ``acked`` True for an
+        #: ack, False for a nack.
+        self.late_confirm_callbacks: CallbackCollection[
+            Channel, [exc.PublishConfirmTimeoutError, bool]
+        ] = CallbackCollection(self)
         self._protocol: AMQPProtocol | None = None
         self._number: int | None = None
         self._closed: asyncio.Future[Literal[True]] = (
@@ -457,10 +459,11 @@ class Channel(AbstractChannel):
         immediate: bool,
         timeout: TimeoutType,
     ) -> Any:
-        await _next_turn()
-        protocol = self._get_protocol()
-        if protocol._paused:
-            await protocol.drain()
+        protocol = self._protocol
+        if protocol is None or protocol.publish_must_wait:
+            # paused transport, blocked connection, or the loop's turn
+            timeout = await self._wait_to_publish(timeout)
+            protocol = self._get_protocol()
         # aio-pika fills a message_id: it is how a Basic.Return (which has no
         # delivery tag) is matched with its publish
         properties: BasicProperties | bytes
@@ -475,6 +478,8 @@ class Channel(AbstractChannel):
                 properties.message_id = _new_message_id()
             message_id = properties.message_id
         number = self._number or 0
+        # written (or queued to be) before anything else can run: from here on
+        # a failure leaves the outcome unknown
         confirm = protocol.publish(
             number,
             exchange,
@@ -492,7 +497,9 @@ class Channel(AbstractChannel):
             # a Basic.Return is matched to its publish while the publish waits
             returnable[message_id] = tag
         try:
-            result = await (confirm if timeout is None else _wait(confirm, timeout))
+            result = await self._await_confirm(
+                confirm, timeout, tag, message, exchange, routing_key
+            )
         finally:
             if mandatory and returnable.get(message_id) == tag:
                 del returnable[message_id]
@@ -500,14 +507,80 @@ class Channel(AbstractChannel):
             raise exc.DeliveryError(None, result)
         return result
 
+    async def _wait_to_publish(self, timeout: TimeoutType) -> TimeoutType:
+        """Wait until a publish may be written; return what is left of timeout."""
+        return await self._get_protocol().wait_writable(timeout)
+
+    async def _await_confirm(
+        self,
+        confirm: asyncio.Future[Method],
+        timeout: TimeoutType,
+        tag: int,
+        message: AbstractMessage,
+        exchange: str,
+        routing_key: str,
+    ) -> Method:
+        """The broker's Basic.Ack or Basic.Nack for a written publish."""
+        if timeout is None:
+            return await confirm
+        try:
+            return await asyncio.wait_for(asyncio.shield(confirm), timeout)
+        except asyncio.TimeoutError:
+            if confirm.done():
+                return confirm.result()
+        # The bytes went out: the broker may still route the message. Say so,
+        # and report the confirm if it comes.
+        error = exc.PublishConfirmTimeoutError(
+            f"no confirm for delivery tag {tag} within {timeout} s (published to "
+            f"exchange {exchange!r} with routing key {routing_key!r}"
+            + (
+                f"; the broker blocks the connection: {self._get_protocol().blocked}"
+                if self._protocol is not None and self._protocol.blocked
+                else ""
+            )
+            + ")",
+            message,
+            exchange,
+            routing_key,
+            tag,
+        )
+        confirm.add_done_callback(partial(self._on_late_confirm, error))
+        raise error
+
+    def _on_late_confirm(
+        self, error: exc.PublishConfirmTimeoutError, confirm: asyncio.Future[Method]
+    ) -> None:
+        if confirm.cancelled() or confirm.exception() is not None:
+            return  # the channel or connection ended: still unknown
+        acked = type(confirm.result()) is Basic.Ack
+        log.debug(
+            "Late %s for delivery tag %s on %s",
+            "ack" if acked else "nack",
+            error.delivery_tag,
+            self,
+        )
+        self.late_confirm_callbacks(error, acked)
+
+    # Settlements are queued at once (their order is the caller's); a burst of
+    # them waits while the transport is paused, like publishes.
+
     async def _ack(self, delivery_tag: int, multiple: bool) -> None:
-        self._get_protocol().ack(self._number or 0, delivery_tag, multiple)
+        protocol = self._get_protocol()
+        protocol.ack(self._number or 0, delivery_tag, multiple)
+        if protocol.writing_paused:
+            await protocol.drain()
 
     async def _nack(self, delivery_tag: int, multiple: bool, requeue: bool) -> None:
-        self._get_protocol().nack(self._number or 0, delivery_tag, multiple, requeue)
+        protocol = self._get_protocol()
+        protocol.nack(self._number or 0, delivery_tag, multiple, requeue)
+        if protocol.writing_paused:
+            await protocol.drain()
 
     async def _reject(self, delivery_tag: int, requeue: bool) -> None:
-        self._get_protocol().reject(self._number or 0, delivery_tag, requeue)
+        protocol = self._get_protocol()
+        protocol.reject(self._number or 0, delivery_tag, requeue)
+        if protocol.writing_paused:
+            await protocol.drain()
 
     async def _consume(
         self,

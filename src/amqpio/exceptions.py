@@ -43,6 +43,7 @@ __all__ = (
     "MethodNotImplemented",
     "ProbableAuthenticationError",
     "ProtocolSyntaxError",
+    "PublishConfirmTimeoutError",
     "PublishError",
     "PublishOutcomeUnknown",
     "PublishOutcomeUnknownError",
@@ -320,16 +321,37 @@ class PublishOutcomeUnknownError(AMQPConnectionError, ChannelInvalidStateError):
     reason: ClassVar[str] = "Outcome of the publish is unknown: %s"
 
     def __init__(
-        self, text: str, message: Any = None, exchange: str = "", routing_key: str = ""
+        self,
+        text: str,
+        message: Any = None,
+        exchange: str = "",
+        routing_key: str = "",
+        delivery_tag: int | None = None,
     ) -> None:
         super().__init__(text)
         self.message = message
         self.exchange = exchange
         self.routing_key = routing_key
+        #: The publish's delivery tag on its channel, when it was assigned.
+        self.delivery_tag = delivery_tag
 
 
 #: Short name of :class:`PublishOutcomeUnknownError`.
 PublishOutcomeUnknown = PublishOutcomeUnknownError
+
+
+class PublishConfirmTimeoutError(PublishOutcomeUnknownError, asyncio.TimeoutError):
+    """A published message was written but its confirm did not come in time.
+
+    Raised by ``publish(..., timeout=...)`` in confirm mode instead of a bare
+    ``asyncio.TimeoutError`` (it is one, so aio-pika code still catches it):
+    the broker may still route the message (for example once it stops
+    blocking the connection), so publishing it again may duplicate it. A
+    confirm that arrives later is passed to the channel's
+    ``late_confirm_callbacks`` with this exception. ``delivery_tag`` is set.
+    """
+
+    reason: ClassVar[str] = "No confirm in time: %s"
 
 
 class RecoveryTimeoutError(AMQPConnectionError, asyncio.TimeoutError):

@@ -385,26 +385,49 @@ class RobustChannel(Channel, AbstractRobustChannel):
         immediate: bool,
         timeout: TimeoutType,
     ) -> Any:
-        protocol = self._protocol
-        if not self._restored.is_set() or protocol is None or protocol._paused:
-            if not _RESTORING.get():
-                timeout = await self._wait_writable(timeout)
+        if not self._restored.is_set() and not _RESTORING.get():
+            timeout = await self._wait_to_publish(timeout)
+        return await super()._publish(
+            exchange, routing_key, message, mandatory, immediate, timeout
+        )
+
+    async def _wait_to_publish(self, timeout: TimeoutType) -> TimeoutType:
+        """Wait until restored and writable; what is left of timeout.
+
+        Nothing is sent while waiting, so a connection lost meanwhile only
+        means waiting for the next restore (within ``timeout``).
+        """
+        if _RESTORING.get():
+            return await super()._wait_to_publish(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            timeout = await self._wait_ready(timeout)
             protocol = self._protocol
-            if (
-                not self._usable()
-                or protocol is None
-                or not protocol.is_open
-                or protocol._paused
-            ):
+            if not self._usable() or protocol is None or not protocol.is_open:
                 # closed for good: the base raises its error, nothing is sent
-                return await super()._publish(
-                    exchange, routing_key, message, mandatory, immediate, timeout
-                )
-        # From here the base writes the message before its first await: a
-        # connection error after that leaves the outcome unknown.
+                return timeout
+            try:
+                return await protocol.wait_writable(timeout)
+            except exc.AMQPConnectionError:
+                pass  # lost while waiting, nothing was sent: wait again
+            if deadline is not None:
+                timeout = max(0.0, deadline - loop.time())
+
+    async def _await_confirm(
+        self,
+        confirm: asyncio.Future[Any],
+        timeout: TimeoutType,
+        tag: int,
+        message: AbstractMessage,
+        exchange: str,
+        routing_key: str,
+    ) -> Any:
+        # the message was written: a connection lost now leaves its outcome
+        # unknown (the connection is restored; publishing again may duplicate)
         try:
-            return await super()._publish(
-                exchange, routing_key, message, mandatory, immediate, timeout
+            return await super()._await_confirm(
+                confirm, timeout, tag, message, exchange, routing_key
             )
         except exc.PublishOutcomeUnknownError:
             raise
@@ -416,26 +439,8 @@ class RobustChannel(Channel, AbstractRobustChannel):
                 message,
                 exchange,
                 routing_key,
+                tag,
             ) from error
-
-    async def _wait_writable(self, timeout: TimeoutType) -> TimeoutType:
-        """Wait until restored and the socket takes writes; what is left of timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            timeout = await self._wait_ready(timeout)
-            protocol = self._protocol
-            if not self._usable() or protocol is None or not protocol._paused:
-                return timeout
-            try:
-                if timeout is None:
-                    await protocol.drain()
-                else:
-                    await asyncio.wait_for(protocol.drain(), timeout)
-            except exc.AMQPConnectionError:
-                pass  # lost while draining, nothing was sent: wait again
-            if deadline is not None:
-                timeout = max(0.0, deadline - loop.time())
 
     async def _consume(
         self,

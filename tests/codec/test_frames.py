@@ -478,3 +478,92 @@ def test_method_frame_larger_than_frame_max_is_an_encode_error() -> None:
 
     with pytest.raises(_EncodeError, match="method frame"):
         encode_content(1, b"m" * 5000, 60, b"\x00\x00", b"", 4096)
+
+
+# -- FrameReader(stream_bodies=True): large bodies in pieces, no extra copies ----
+
+BIG = bytes(range(256)) * 512  # 128 KiB: one frame larger than any read
+BIG_STREAM = b"".join(
+    [
+        ACK_FRAME,
+        *map(bytes, content(BIG, 131072)),
+        *map(bytes, content(BIG * 3, 65536)),
+        HEARTBEAT,
+        *map(bytes, content(b"small", 131072)),
+    ]
+)
+
+
+def body_of(frames: list[tuple[int, int, Buffer]], channel: int = 3) -> bytes:
+    return b"".join(bytes(p) for t, c, p in frames if t == FRAME_BODY and c == channel)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(BIG_STREAM)), max_size=40))
+def test_streamed_bodies_arrive_whole_at_any_split(cuts: list[int]) -> None:
+    points = [0, *sorted(cuts), len(BIG_STREAM)]
+    plain = FrameReader(0)
+    plain.feed(BIG_STREAM)
+    expected = plain.read_frames()
+    reader = FrameReader(0, stream_bodies=True)
+    frames: list[tuple[int, int, Buffer]] = []
+    for start, stop in itertools.pairwise(points):
+        reader.feed(BIG_STREAM[start:stop])
+        frames.extend(reader.read_frames())
+    assert reader.buffered == 0
+    # every non-body frame is the same, in the same order; the body bytes are
+    assert [f for f in frames if f[0] != FRAME_BODY] == [
+        f for f in expected if f[0] != FRAME_BODY
+    ]
+    assert body_of(frames) == body_of(expected) == BIG + BIG * 3 + b"small"
+    # nothing returned is empty, and no piece crosses a frame boundary
+    assert all(len(p) for t, _, p in frames if t == FRAME_BODY)
+
+
+def test_a_large_body_frame_is_handed_out_as_it_arrives() -> None:
+    frame = encode_frame(FRAME_BODY, 3, BIG)
+    reader = FrameReader(0, stream_bodies=True)
+    reader.feed(frame[:1000])
+    (piece,) = reader.read_frames()
+    assert piece[0] == FRAME_BODY and piece[1] == 3
+    assert bytes(piece[2]) == BIG[:993]
+    assert reader.buffered == 0  # handed out, not held
+    reader.feed(frame[1000:-1])
+    (piece,) = reader.read_frames()
+    # the last payload byte waits for the frame-end octet
+    assert bytes(piece[2]) == BIG[993:-1]
+    assert reader.buffered == 1
+    reader.feed(frame[-1:])
+    (piece,) = reader.read_frames()
+    assert bytes(piece[2]) == BIG[-1:]
+    assert reader.read_frames() == []
+
+
+def test_a_whole_large_body_frame_is_a_view_not_a_copy() -> None:
+    data = encode_frame(FRAME_BODY, 1, BIG) + HEARTBEAT
+    reader = FrameReader(0, stream_bodies=True)
+    reader.feed(data)
+    (body, beat) = reader.read_frames()
+    assert isinstance(body[2], memoryview) and body[2].obj is reader._buf
+    assert bytes(body[2]) == BIG
+    assert beat == (FRAME_HEARTBEAT, 0, b"")
+
+
+def test_a_streamed_body_frame_with_a_bad_frame_end_fails() -> None:
+    frame = bytearray(encode_frame(FRAME_BODY, 1, BIG))
+    frame[-1] = 0x00
+    reader = FrameReader(0, stream_bodies=True)
+    reader.feed(bytes(frame[:50000]))
+    assert len(bytes(reader.read_frames()[0][2])) == 50000 - 7
+    reader.feed(bytes(frame[50000:]))
+    with pytest.raises(FrameDecodeError, match="frame-end"):
+        reader.read_frames()
+    with pytest.raises(FrameDecodeError):
+        reader.read_frames()  # stays failed
+
+
+def test_streaming_still_checks_frame_max_on_the_header() -> None:
+    reader = FrameReader(131072, stream_bodies=True)
+    reader.feed(struct.pack(">BHI", FRAME_BODY, 1, 1 << 30) + b"x" * 100)
+    with pytest.raises(FrameDecodeError, match="frame_max"):
+        reader.read_frames()

@@ -164,3 +164,69 @@ def test_inbound_frame_above_frame_max_is_frame_error(pair: Pair) -> None:
             pair.broker.content(1, B.Deliver("c", 1), b"x" * 5000, frame_max=8192)
         )
     assert info.value.reply_code == 501
+
+
+# -- what the core counts as queued, and large deliveries in pieces --------------
+
+
+@pytest.mark.parametrize("frame_max", [4096, 131072])
+@pytest.mark.parametrize("size", [0, 1, 4088, 4089, 100_000, 1 << 20])
+def test_bytes_to_send_is_exactly_what_data_to_send_returns(
+    frame_max: int, size: int
+) -> None:
+    pair = opened(frame_max=frame_max)
+    pair.conn.publish(1, "ex", "rk", b"p" * size, PROPS)
+    pair.conn.ack(1, 7)
+    pair.conn.publish(1, "ex", "rk", b"q" * (size // 2), None)
+    queued = pair.conn.bytes_to_send
+    assert queued == sum(len(part) for part in pair.conn.data_to_send())
+    assert pair.conn.bytes_to_send == 0
+
+
+def test_bytes_held_behind_a_request_are_counted_until_released() -> None:
+    pair = opened(frame_max=131072)
+    conn = pair.conn
+    conn.send_method(1, B.Qos(0, 1, False))
+    conn.send_method(1, B.Qos(0, 2, False))  # held behind the first
+    for size in (10, 50_000, 300_000):
+        conn.publish(1, "ex", "rk", b"h" * size, PROPS)
+    held = conn.bytes_held
+    assert held > 350_000
+    before = sum(len(p) for p in conn.data_to_send())
+    pair.recv(pair.broker.method(1, B.QosOk()))
+    assert conn.bytes_held == held  # still behind the second request
+    pair.recv(pair.broker.method(1, B.QosOk()))
+    assert conn.bytes_held == 0
+    released = sum(len(p) for p in conn.data_to_send())
+    assert released == held + len(  # the second Qos frame is not counted
+        FakeBroker.method(1, B.Qos(0, 2, False))
+    )
+    assert before > 0
+
+
+def test_bytes_held_are_dropped_with_the_channel() -> None:
+    pair = opened(frame_max=131072)
+    conn = pair.conn
+    conn.send_method(1, B.Qos(0, 1, False))
+    conn.send_method(1, B.Qos(0, 2, False))
+    conn.publish(1, "ex", "rk", b"h" * 70_000, PROPS)
+    assert conn.bytes_held > 70_000
+    pair.recv(pair.broker.method(1, spec.Channel.Close(406, "gone", 60, 10)))
+    assert conn.bytes_held == 0
+
+
+@pytest.mark.parametrize("chunk", [1000, 65536, 262144, 1 << 20])
+def test_a_large_delivery_arrives_whole_in_any_chunking(chunk: int) -> None:
+    pair = opened(frame_max=131072)
+    body = bytes(range(256)) * 4096 * 3  # 3 MiB over 25 body frames
+    data = FakeBroker.content(
+        1, B.Deliver("ctag", 1, False, "ex", "rk"), body, PROPS, 131072
+    )
+    events = []
+    for start in range(0, len(data), chunk):
+        events += pair.conn.receive_data(data[start : start + chunk], 0.0)
+    (event,) = events
+    assert isinstance(event, DeliveryReceived)
+    assert type(event.body) is bytes
+    assert event.body == body
+    assert pair.conn._reader.buffered == 0

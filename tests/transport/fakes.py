@@ -403,6 +403,7 @@ def pending_futures(protocol: AMQPProtocol) -> list[asyncio.Future[Any]]:
         futures += confirms.values()
     futures += protocol._secret_waiters
     futures += protocol._drain_waiters
+    futures += protocol._writers
     if protocol._close_waiter is not None:
         futures.append(protocol._close_waiter)
     return [f for f in futures if not f.done()]
@@ -417,6 +418,7 @@ def assert_nothing_pending(protocol: AMQPProtocol) -> None:
     assert protocol._confirms == {}
     assert protocol._secret_waiters == []
     assert protocol._drain_waiters == []
+    assert protocol._writers == []
     assert protocol._listeners == {}
 
 

@@ -51,6 +51,8 @@ _pack_content_head: Final = struct.Struct(">BBHIHHQ").pack
 _END: Final = b"\xce"
 # frame-end of the previous frame + the next frame's header
 _pack_end_header: Final = struct.Struct(">BBHI").pack
+#: body frames from this size on are handed out as memoryviews (streaming)
+_VIEW_MIN: Final = 16384
 HEARTBEAT_FRAME: Final = b"\x08\x00\x00\x00\x00\x00\x00\xce"
 _KNOWN_TYPES: Final = frozenset(
     (FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT)
@@ -69,9 +71,20 @@ _new_frame: Final = tuple.__new__
 
 
 class FrameReader:
-    """Incremental frame parser over a stream of byte chunks."""
+    """Incremental frame parser over a stream of byte chunks.
+
+    With ``stream_bodies`` set, a body frame that is not complete in the
+    bytes received so far is returned in pieces as they arrive (each a
+    ``(FRAME_BODY, channel, piece)`` like a smaller body frame; the last piece
+    is returned once the frame-end octet is checked), and large body payloads
+    are memoryviews of the received chunks: a multi-megabyte message is then
+    copied once, when its body is assembled, instead of being joined chunk by
+    chunk and sliced again.
+    """
 
     __slots__ = (
+        "_body_channel",
+        "_body_left",
         "_buf",
         "_chunks",
         "_failed",
@@ -80,9 +93,12 @@ class FrameReader:
         "_payload_max",
         "_pending",
         "_pos",
+        "_view_min",
     )
 
-    def __init__(self, frame_max: int = FRAME_MIN_SIZE) -> None:
+    def __init__(
+        self, frame_max: int = FRAME_MIN_SIZE, *, stream_bodies: bool = False
+    ) -> None:
         self._buf = b""
         self._pos = 0
         self._chunks: list[bytes] = []
@@ -91,6 +107,11 @@ class FrameReader:
         self._failed: FrameDecodeError | None = None
         self._frame_max = 0
         self._payload_max = 0
+        # streaming: payload bytes still to come in the current body frame
+        self._body_left = 0
+        self._body_channel = 0
+        # body payloads of at least this size are returned as memoryviews
+        self._view_min = _VIEW_MIN if stream_bodies else 1 << 40
         self.frame_max = frame_max
 
     @property
@@ -129,7 +150,7 @@ class FrameReader:
         """
         buf = self._buf
         pos = self._pos
-        if len(buf) - pos >= 7 and self._failed is None:
+        if len(buf) - pos >= 7 and self._failed is None and not self._body_left:
             # fast path: a whole, valid non-heartbeat frame is already buffered
             frame_type, channel, size = _unpack_header(buf, pos)
             end = pos + 7 + size
@@ -140,8 +161,13 @@ class FrameReader:
                 and buf[end] == FRAME_END
             ):
                 self._pos = end + 1
+                if frame_type == 3 and size >= self._view_min:
+                    return _new_frame(
+                        Frame, (3, channel, memoryview(buf)[pos + 7 : end])
+                    )
                 return _new_frame(Frame, (frame_type, channel, buf[pos + 7 : end]))
-        return self._read_slow()
+        frame = self._read_slow()
+        return None if frame is None else _new_frame(Frame, frame)
 
     def read_frames(self) -> list[tuple[int, int, bytes]]:
         """Every complete frame buffered now, as ``(frame_type, channel, payload)``.
@@ -153,13 +179,15 @@ class FrameReader:
         frames: list[tuple[int, int, bytes]] = []
         append = frames.append
         payload_max = self._payload_max
+        view_min = self._view_min
         while True:
             buf = self._buf
             pos = self._pos
             size_buf = len(buf)
             # fast path over whole, valid non-heartbeat frames ("FRAME_END" is
             # the literal 0xCE here: a global lookup per frame is measurable)
-            last = size_buf - 7 if self._failed is None else -1
+            last = size_buf - 7 if self._failed is None and not self._body_left else -1
+            view = None
             while pos <= last:
                 frame_type, channel, size = _unpack_header(buf, pos)
                 end = pos + 7 + size
@@ -169,12 +197,17 @@ class FrameReader:
                     and size <= payload_max
                     and buf[end] == 0xCE
                 ):
-                    append((frame_type, channel, buf[pos + 7 : end]))
+                    if frame_type == 3 and size >= view_min:
+                        if view is None:
+                            view = memoryview(buf)
+                        append((3, channel, view[pos + 7 : end]))  # type: ignore[arg-type]
+                    else:
+                        append((frame_type, channel, buf[pos + 7 : end]))
                     pos = end + 1
                 else:
                     break
             self._pos = pos
-            if pos == size_buf and not self._pending:
+            if pos == size_buf and not self._pending and not self._body_left:
                 return frames  # the common case: every byte consumed
             # everything else: partial frames, heartbeats, errors
             try:
@@ -187,21 +220,41 @@ class FrameReader:
                 return frames
             append(frame)
 
-    def _read_slow(self) -> Frame | None:
+    def _next_chunk(self) -> bool:
+        """Append the next queued chunk to what is left of the buffer."""
+        if not self._chunks:
+            return False
+        chunk = self._chunks.pop(0)
+        self._pending -= len(chunk)
+        rest = len(self._buf) - self._pos
+        self._buf = self._buf[self._pos :] + chunk if rest else chunk
+        self._pos = 0
+        return True
+
+    def _read_slow(self) -> tuple[int, int, bytes] | None:
         if self._failed is not None:
             raise self._failed
+        if self._body_left:
+            return self._body_piece()
         buf = self._buf
         pos = self._pos
         avail = len(buf) - pos
         if avail < self._need:
             if avail + self._pending < self._need:
                 return None
-            self._chunks.insert(0, buf[pos:])
-            buf = self._buf = b"".join(self._chunks)
-            self._chunks.clear()
-            self._pending = 0
-            pos = self._pos = 0
-            avail = len(buf)
+            if self._need == 7:
+                # only the header is missing: join what it straddles, not more
+                while len(self._buf) - self._pos < 7:
+                    self._next_chunk()
+            else:
+                self._chunks.insert(0, buf[pos:])
+                self._buf = b"".join(self._chunks)
+                self._chunks.clear()
+                self._pending = 0
+                self._pos = 0
+            buf = self._buf
+            pos = self._pos
+            avail = len(buf) - pos
         frame_type, channel, size = _unpack_header(buf, pos)
         if frame_type not in _KNOWN_TYPES:
             raise self._fail(f"unknown frame type {frame_type}", pos)
@@ -215,6 +268,13 @@ class FrameReader:
             raise self._fail("heartbeat frame with a payload", pos)
         end = pos + 7 + size
         if end >= len(buf):
+            if frame_type == FRAME_BODY and size >= self._view_min:
+                # stream the body frame: hand out what is here, the rest later
+                self._body_left = size
+                self._body_channel = channel
+                self._pos = pos + 7
+                self._need = 7
+                return self._body_piece()
             self._need = end + 1 - pos
             if self._need > avail + self._pending:
                 return None
@@ -223,7 +283,36 @@ class FrameReader:
             raise self._fail(f"frame-end octet is {buf[end]:#04x}, not 0xce", end)
         self._pos = end + 1
         self._need = 7
-        return _new_frame(Frame, (frame_type, channel, buf[pos + 7 : end]))
+        return (frame_type, channel, buf[pos + 7 : end])
+
+    def _body_piece(self) -> tuple[int, int, bytes] | None:
+        """The next piece of the body frame being streamed, if any is here.
+
+        The piece that ends the frame is returned only with its frame-end
+        octet present and checked.
+        """
+        left = self._body_left
+        while True:
+            buf = self._buf
+            pos = self._pos
+            avail = len(buf) - pos
+            if avail > left:
+                end = pos + left
+                if buf[end] != FRAME_END:
+                    raise self._fail(
+                        f"frame-end octet is {buf[end]:#04x}, not 0xce", end
+                    )
+                self._body_left = 0
+                self._pos = end + 1
+                return (FRAME_BODY, self._body_channel, memoryview(buf)[pos:end])  # type: ignore[return-value]
+            take = min(avail, left - 1)
+            if take:
+                self._body_left = left - take
+                self._pos = pos + take
+                piece = buf if take == len(buf) else memoryview(buf)[pos : pos + take]
+                return (FRAME_BODY, self._body_channel, piece)  # type: ignore[return-value]
+            if not self._next_chunk():
+                return None
 
     def _fail(self, reason: str, offset: int) -> FrameDecodeError:
         self._failed = FrameDecodeError(reason, offset)

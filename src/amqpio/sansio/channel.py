@@ -88,18 +88,24 @@ class Sink:
     """Where a connection's channels put outbound buffers and events.
 
     ``sent`` records that bytes were queued since the last look at the
-    clock, so that traffic counts as "sent" for the heartbeat.
+    clock, so that traffic counts as "sent" for the heartbeat. ``size``
+    counts the bytes in ``parts`` and ``held`` those the channels hold back
+    behind a pending request (held requests themselves not counted): the
+    driver's measure of what it buffers.
     """
 
-    __slots__ = ("events", "parts", "sent")
+    __slots__ = ("events", "held", "parts", "sent", "size")
 
     def __init__(self) -> None:
         self.parts: list[Buffer] = []
         self.events: list[Event] = []
         self.sent = False
+        self.size = 0
+        self.held = 0
 
     def write(self, data: Buffer) -> None:
         self.parts.append(data)
+        self.size += len(data)
         self.sent = True
 
 
@@ -127,6 +133,7 @@ class ChannelCore:
     __slots__ = (
         "_close_reply",
         "_held",
+        "_held_bytes",
         "_low",
         "_next_tag",
         "_outstanding",
@@ -154,6 +161,7 @@ class ChannelCore:
         self.content = ContentAssembler(channel_id, max_body_size)
         self._outstanding: Request | None = None
         self._held: deque[Request | list[Buffer]] = deque()
+        self._held_bytes = 0
         self.consumers: set[str] = set()
         self.confirm = False
         self.transactional = False
@@ -183,9 +191,14 @@ class ChannelCore:
 
     def _send(self, data: Buffer) -> None:
         if self._held:
-            self._held.append([data])
+            self._hold([data], len(data))
         else:
             self._sink.write(data)
+
+    def _hold(self, parts: list[Buffer], size: int) -> None:
+        self._held.append(parts)
+        self._held_bytes += size
+        self._sink.held += size
 
     def open(self) -> None:
         """Queue Channel.Open."""
@@ -273,11 +286,17 @@ class ChannelCore:
             body,
             self.frame_max,
         )
+        # exact, without summing the parts: encode_content returns [head,
+        # body, end] for one body frame (head holds its header), else head
+        # and (header, piece, end) per body frame
+        n = len(parts)
+        size = len(parts[0]) + len(body) + (1 if n == 3 else (n - 1) // 3 * 8)
         if self._held:
-            self._held.append(parts)
+            self._hold(parts, size)
         else:
             sink = self._sink
             sink.parts.extend(parts)
+            sink.size += size
             sink.sent = True
         if self.confirm:
             tag = self._next_tag
@@ -382,6 +401,8 @@ class ChannelCore:
         )
         self._outstanding = None
         self._held.clear()
+        self._sink.held -= self._held_bytes
+        self._held_bytes = 0
         self._sink.events.append(
             ChannelClosed(
                 self.channel_id,
@@ -451,7 +472,11 @@ class ChannelCore:
                 self._outstanding = item
                 sink.write(item.frame)
                 return
+            size = sum(map(len, item))
+            self._held_bytes -= size
+            sink.held -= size
             sink.parts.extend(item)
+            sink.size += size
             sink.sent = True
 
     def _cancelled(self, method: Basic.Cancel) -> None:

@@ -109,7 +109,7 @@ class Connection:
             ConnectionState, ConnectionInput, ConnectionAction
         ] = StateMachine(_S.INITIAL, CONNECTION_TRANSITIONS)
         self._sink = Sink()
-        self._reader = FrameReader(FRAME_MIN_SIZE)
+        self._reader = FrameReader(FRAME_MIN_SIZE, stream_bodies=True)
         self._channels: dict[int, ChannelCore] = {}
         self._tuning: Tuning | None = None
         self._server_properties: FieldTable = {}
@@ -128,6 +128,10 @@ class Connection:
         self._last_sent = 0.0
         self._last_received = 0.0
         self.blocked = False
+
+    def _clear_channels(self) -> None:
+        self._channels.clear()
+        self._sink.held = 0
 
     # -- introspection -------------------------------------------------------
 
@@ -162,7 +166,20 @@ class Connection:
         sink = self._sink
         parts = sink.parts
         sink.parts = []
+        sink.size = 0
         return parts
+
+    @property
+    def bytes_to_send(self) -> int:
+        """Bytes ``data_to_send()`` would return now (frame overheads of
+        published content approximated)."""
+        return self._sink.size
+
+    @property
+    def bytes_held(self) -> int:
+        """Bytes of content the channels hold back behind a pending request
+        (sent once its reply arrives)."""
+        return self._sink.held
 
     def next_deadline(self) -> float | None:
         """When ``handle_timer`` must run next (a ``now`` value), or None."""
@@ -213,7 +230,7 @@ class Connection:
                     probable_access_refused=before is _S.OPEN_WAIT,
                 )
             )
-        self._channels.clear()
+        self._clear_channels()
         return events
 
     def mark_sent(self, now: float) -> None:
@@ -236,9 +253,10 @@ class Connection:
         if now >= self._last_received + 2 * beat:
             if self._machine.fire(_I.HEARTBEAT_TIMEOUT) is _A.EMIT_HEARTBEAT_TIMED_OUT:
                 events.append(HeartbeatTimedOut(self._last_received))
-                self._channels.clear()
+                self._clear_channels()
         elif now >= self._last_sent + beat / 2:
             sink.parts.append(HEARTBEAT_FRAME)
+            sink.size += len(HEARTBEAT_FRAME)
             self._last_sent = now
         return events
 
@@ -399,7 +417,7 @@ class Connection:
         # reply-text is a shortstr: at most 255 bytes of UTF-8.
         text = exc.text.encode()[:255].decode(errors="ignore")
         self._close = _C.Close(exc.reply_code, text, exc.class_id, exc.method_id)
-        self._channels.clear()
+        self._clear_channels()
         self._sink.write(encode_method_frame(0, self._close.encode()))
         exc.events = self._sink.events
         self._last_sent = now
@@ -591,7 +609,7 @@ class Connection:
         elif action is _A.ANSWER_CLOSE:
             assert isinstance(method, _C.Close)
             sink.write(encode_method_frame(0, _C.CloseOk().encode()))
-            self._channels.clear()
+            self._clear_channels()
             sink.events.append(
                 ConnectionClosed(
                     method.reply_code,
@@ -604,7 +622,7 @@ class Connection:
         elif action is _A.EMIT_CLOSED:
             close = self._close
             assert close is not None
-            self._channels.clear()
+            self._clear_channels()
             sink.events.append(
                 ConnectionClosed(
                     close.reply_code,

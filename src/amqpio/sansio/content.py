@@ -142,11 +142,13 @@ class ContentAssembler:
         if self._fire(_BODY_LAST if remaining == 0 else _BODY) is _COMPLETE:
             chunks = self._chunks
             if chunks:
+                # the only copy of a multi-frame body: the pieces are
+                # memoryviews of the received chunks when the reader streams
                 chunks.append(payload)
                 body = b"".join(chunks)
                 chunks.clear()
             else:
-                body = payload
+                body = payload if type(payload) is bytes else bytes(payload)
             return self._complete(body)
         self._remaining = remaining
         self._chunks.append(payload)

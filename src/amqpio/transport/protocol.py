@@ -5,10 +5,17 @@ Theory of operation. ``AMQPProtocol`` is an ``asyncio.Protocol`` that owns one
 ``loop.time()``; the events that come back resolve futures (handshake, replies
 keyed by request id, publisher confirms keyed by channel and delivery tag) or
 go to the listener of their channel (deliveries, returns, cancels, closes).
-Commands from the API call the core, which queues bytes; one ``call_soon``
-flush per loop iteration writes everything queued with a single
-``writelines``, so a burst of publishes or acks costs one system call. One
-``call_at`` timer, re-armed from ``core.next_deadline()``, drives heartbeats.
+Commands from the API call the core, which queues bytes and counts them.
+The first command of a loop iteration is written at once; the others are
+written together by one ``call_soon`` at the end of the iteration (a burst of
+publishes or acks costs one system call), or as soon as the core holds
+``FLUSH_AT`` bytes. The transport then buffers what the socket does not take;
+above its high-water mark it pauses us, and publishes and acks wait
+(:meth:`AMQPProtocol.wait_writable`, :meth:`AMQPProtocol.drain`) until it
+resumes: what the client holds stays bounded whatever the application does.
+Publishes also wait while the broker blocks the connection (resource alarm).
+One ``call_at`` timer, re-armed from ``core.next_deadline()``, drives
+heartbeats.
 
 Every future the protocol hands out is failed with a typed exception when the
 connection ends (``connection_lost``, a broker close, a protocol violation or a
@@ -20,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
-from typing import Protocol, cast
+import types
+from collections.abc import Callable, Generator
+from typing import Final, Protocol, cast
 
 from .. import exceptions as exc
 from ..codec.table import FieldTable
@@ -33,7 +41,30 @@ from ..sansio.errors import LocalProtocolError, RemoteProtocolError
 from ..spec import Basic, BasicProperties, Method
 from ..spec import Connection as ConnectionMethods
 
-__all__ = ["AMQPProtocol", "ChannelListener", "ConnectionListener", "UnderlayView"]
+__all__ = [
+    "FLUSH_AT",
+    "TURN_BUDGET",
+    "AMQPProtocol",
+    "ChannelListener",
+    "ConnectionListener",
+    "UnderlayView",
+]
+
+#: Bytes queued in one loop iteration that are written without waiting for
+#: the end of the iteration (large messages go out as they are published).
+FLUSH_AT: Final = 65536
+#: Publishes in one loop iteration after which a publisher lets the other
+#: tasks run (a publishing loop never starves the event loop).
+TURN_BUDGET: Final = 128
+#: The transport's write buffer limits: above HIGH it pauses us.
+WRITE_BUFFER_HIGH: Final = 1 << 20
+WRITE_BUFFER_LOW: Final = 256 << 10
+
+
+@types.coroutine
+def _one_turn() -> Generator[None, None, None]:
+    """Let the event loop run the other ready callbacks once."""
+    yield
 
 
 class ChannelListener(Protocol):
@@ -139,12 +170,17 @@ class AMQPProtocol(asyncio.Protocol):
         self._listeners: dict[int, ChannelListener] = {}
         self._close_waiter: asyncio.Future[None] | None = None
         self._secret_waiters: list[asyncio.Future[None]] = []
-        self._flush_scheduled = False
-        self._wrote_this_turn = False
+        #: A command was queued in this loop iteration: _end_turn will write.
+        self._turn_open = False
+        self._turn_publishes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        #: The broker's reason while it blocks this connection, else None.
+        self.blocked: str | None = None
+        #: Publishers waiting for a resume, an unblock or held bytes to go.
+        self._writers: list[asyncio.Future[None]] = []
         self._error: BaseException | None = None
         #: The transport's error, chained to the ConnectionLost exception.
         self._lost_cause: Exception | None = None
@@ -178,6 +214,10 @@ class AMQPProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         try:
             _set_tcp_nodelay(transport)
+            with contextlib.suppress(AttributeError, NotImplementedError):
+                self.transport.set_write_buffer_limits(
+                    WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW
+                )
             self.core.initiate()
             self._flush()
         except Exception as error:
@@ -206,6 +246,8 @@ class AMQPProtocol(asyncio.Protocol):
             if events:
                 self._dispatch(events)
             self._flush()
+            if self._writers and self.core.bytes_held < FLUSH_AT:
+                self._wake_writers()  # a reply released held frames
         except Exception as error:
             self._internal_error("data_received", error)
 
@@ -247,6 +289,7 @@ class AMQPProtocol(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
         self._drain_waiters.clear()
+        self._wake_writers()
         if not self._lost.done():
             self._lost.set_result(None)
 
@@ -259,28 +302,98 @@ class AMQPProtocol(asyncio.Protocol):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        writers, self._writers = self._writers, []
+        for waiter in writers:
+            if not waiter.done():
+                waiter.set_result(None)
 
     # -- writing and timers ----------------------------------------------------
 
     def _schedule_flush(self) -> None:
         # The first command of a loop iteration is written at once (no added
         # latency for a request/response exchange); the commands that follow in
-        # the same iteration are coalesced into one write by a call_soon flush.
-        if self._flush_scheduled:
-            return
-        self._flush_scheduled = True
-        if self._wrote_this_turn:
-            self.loop.call_soon(self._flush)
-        else:
-            self._wrote_this_turn = True
+        # the same iteration are written together at its end, or as soon as
+        # FLUSH_AT bytes are queued.
+        if not self._turn_open:
+            self._turn_open = True
             self.loop.call_soon(self._end_turn)
+            self._flush()
+        elif self.core.bytes_to_send >= FLUSH_AT:
             self._flush()
 
     def _end_turn(self) -> None:
-        self._wrote_this_turn = False
+        self._turn_open = False
+        self._turn_publishes = 0
+        self._flush()
+
+    @property
+    def writing_paused(self) -> bool:
+        """The transport's buffer is above its high-water mark."""
+        return self._paused
+
+    @property
+    def publish_must_wait(self) -> bool:
+        """A publish must go through :meth:`wait_writable` before it is queued:
+        the transport is paused, the broker blocks us, channels hold too much,
+        or this loop iteration has had its share of publishes (or none yet:
+        the first publish of an iteration lets tasks scheduled before it, such
+        as an ack, go first)."""
+        return (
+            not self._turn_open
+            or self._turn_publishes >= TURN_BUDGET
+            or self._paused
+            or self.blocked is not None
+            or self.core.bytes_held >= FLUSH_AT
+        )
+
+    async def wait_writable(self, timeout: float | None = None) -> float | None:
+        """Wait until a publish may be queued; return what is left of ``timeout``.
+
+        Waits while the transport is paused, while the broker blocks the
+        connection and while channels hold ``FLUSH_AT`` bytes behind pending
+        requests; else lets the loop run once. Raises the connection's error
+        if it ends, and ``asyncio.TimeoutError`` when ``timeout`` passes
+        (nothing was sent then).
+        """
+        if not (
+            self._paused or self.blocked is not None or self.core.bytes_held >= FLUSH_AT
+        ):
+            await _one_turn()
+            self.check_open()
+            return timeout
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        while (
+            self._paused or self.blocked is not None or self.core.bytes_held >= FLUSH_AT
+        ):
+            self.check_open()
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._writers.append(waiter)
+            if deadline is None:
+                await waiter
+                continue
+            left = deadline - loop.time()
+            try:
+                if left <= 0:
+                    raise asyncio.TimeoutError
+                await asyncio.wait_for(waiter, left)
+            except asyncio.TimeoutError:
+                self.check_open()
+                why = (
+                    f"the broker blocks the connection ({self.blocked})"
+                    if self.blocked is not None
+                    else "the connection takes no more writes"
+                )
+                raise asyncio.TimeoutError(
+                    f"not published within {timeout} s: {why}; nothing was sent"
+                ) from None
+        self.check_open()
+        return None if deadline is None else max(0.0, deadline - loop.time())
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
         data = self.core.data_to_send()
         transport = self.transport
         if data and transport is not None and not transport.is_closing():
@@ -447,8 +560,8 @@ class AMQPProtocol(asyncio.Protocol):
             )
         except LocalProtocolError as error:
             raise exc.ChannelInvalidStateError(str(error)) from None
-        if not self._flush_scheduled:
-            self._schedule_flush()
+        self._turn_publishes += 1
+        self._schedule_flush()
         if tag is None:
             return None
         self.last_delivery_tag = tag
@@ -478,9 +591,11 @@ class AMQPProtocol(asyncio.Protocol):
         # (with the other acks of the turn) rather than at once, so it never
         # delays a publish or a wake-up that is already due in this turn.
         self._queue(command, *args)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.loop.call_soon(self._flush)
+        if not self._turn_open:
+            self._turn_open = True
+            self.loop.call_soon(self._end_turn)
+        elif self.core.bytes_to_send >= FLUSH_AT:
+            self._flush()
 
     def _async_command(self, command: Callable[..., object], *args: object) -> None:
         self._queue(command, *args)
@@ -688,10 +803,13 @@ class AMQPProtocol(asyncio.Protocol):
         self.abort()
 
     def _on_blocked(self, event: ev.ConnectionBlocked) -> None:
+        self.blocked = event.reason
         if self.listener is not None:
             self.listener.on_blocked(event.reason)
 
     def _on_unblocked(self, event: ev.ConnectionUnblocked) -> None:
+        self.blocked = None
+        self._wake_writers()
         if self.listener is not None:
             self.listener.on_unblocked()
 
@@ -731,5 +849,6 @@ class AMQPProtocol(asyncio.Protocol):
             self._close_waiter.set_result(None)
         if not self.closed.done():
             self.closed.set_result(error)
+        self._wake_writers()
         if self.listener is not None:
             self.listener.on_closed(error)
