@@ -21,7 +21,12 @@ Defaults and rules (aiormq's unless noted):
   ``amqp://h/vh`` is ``vh``);
 * ``heartbeat`` defaults to 60 seconds (aiormq sends 60 whatever the broker
   proposes); 0 disables heartbeats;
-* ``frame_max`` and ``channel_max`` default to the broker's proposal;
+* ``channel_max`` defaults to the broker's proposal;
+* ``frame_max`` (bytes) is the client's ceiling on frame sizes, default 131072
+  (RabbitMQ's default), at least 4096: it applies whatever the broker
+  proposes (a proposal of 0, "no limit", or above it is clamped to it), so a
+  larger frame is refused on its header. 0 means the default, not "no limit"
+  (aiormq ignores ``frame_max``; see :mod:`amqpio.sansio.config`);
 * ``auth`` is ``plain``, ``amqplain`` or ``external``; absent lets the
   connection pick PLAIN, else AMQPLAIN (aiormq: PLAIN only);
 * ``name`` is the connection name shown by the broker; a ``connection_name``
@@ -49,7 +54,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .codec.table import FieldValue
-from .sansio.config import ConnectionConfig
+from .sansio.config import DEFAULT_FRAME_MAX, ConnectionConfig
 
 if TYPE_CHECKING:
     import ssl as _ssl
@@ -359,6 +364,7 @@ def _options(
     elif timeout < 0:
         raise ValueError(f"timeout must not be negative, not {timeout!r}")
     heartbeat = _integer(options, "heartbeat")
+    frame_max = _integer(options, "frame_max")
     config = ConnectionConfig(
         username=username,
         password=password,
@@ -367,7 +373,7 @@ def _options(
         client_properties=props,
         connection_name=name,
         channel_max=_integer(options, "channel_max"),
-        frame_max=_integer(options, "frame_max"),
+        frame_max=DEFAULT_FRAME_MAX if frame_max is None else frame_max,
         heartbeat=DEFAULT_HEARTBEAT if heartbeat is None else heartbeat,
     )
     return {
