@@ -32,7 +32,16 @@ Defaults and rules (aiormq's unless noted):
 * ``name`` is the connection name shown by the broker; a ``connection_name``
   in ``client_properties`` wins over it (aiormq's order);
 * ``connection_timeout`` or ``timeout`` (seconds) bounds connecting; the
-  ``timeout`` keyword wins over both; default: no bound (aio-pika's);
+  ``timeout`` keyword wins over both; default: no bound (aio-pika's); it
+  raises ``asyncio.TimeoutError``;
+* ``handshake_timeout`` (seconds, beyond aio-pika) is an absolute deadline on
+  TCP connect, TLS and the AMQP handshake up to Connection.OpenOk, however
+  slowly the server trickles bytes; default 10 (RabbitMQ's own
+  ``handshake_timeout`` and the Java client's); 0, or the keyword ``None``,
+  disables it. When it passes, ``HandshakeTimeoutError`` (an
+  ``AMQPConnectionError`` and an ``asyncio.TimeoutError``) is raised and the
+  socket closed. With a ``timeout`` too, the smaller bound applies (and
+  ``timeout``'s plain ``asyncio.TimeoutError`` when it is not larger);
 * ``cadata`` is base64 of DER certificates (aiormq's encoding) or PEM text;
   ``ca_certs`` is accepted as an alias of ``cafile`` (aio-pika's docstring);
 * ``no_verify_ssl`` is a boolean (``1``/``true``/``yes``/``on`` or
@@ -60,6 +69,7 @@ if TYPE_CHECKING:
     import ssl as _ssl
 
 __all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_HEARTBEAT",
     "DEFAULT_PORTS",
     "ConnectParams",
@@ -70,6 +80,9 @@ __all__ = [
 DEFAULT_PORTS: Final[Mapping[str, int]] = {"amqp": 5672, "amqps": 5671}
 #: aiormq's heartbeat when the URL gives none (seconds).
 DEFAULT_HEARTBEAT: Final = 60
+#: Deadline on TCP + TLS + AMQP handshake when none is given (seconds): the
+#: broker's own handshake_timeout and the RabbitMQ Java client's default.
+DEFAULT_HANDSHAKE_TIMEOUT: Final = 10.0
 
 _AUTH: Final[Mapping[str, str]] = {
     "plain": "PLAIN",
@@ -85,6 +98,7 @@ _KNOWN: Final = frozenset(
         "heartbeat",
         "connection_timeout",
         "timeout",
+        "handshake_timeout",
         "cafile",
         "ca_certs",
         "capath",
@@ -108,8 +122,10 @@ class ConnectParams:
 
     ``cadata`` is ``bytes`` (DER) when it came base64-encoded, ``str`` for
     PEM text. ``timeout`` bounds the TCP/TLS connect and handshake (``None``:
-    no bound). ``interleave`` and ``happy_eyeballs_delay`` are passed to
-    ``loop.create_connection`` when set (aio-pika's connection parameters).
+    no bound) with ``asyncio.TimeoutError``; ``handshake_timeout`` bounds them
+    too, with ``HandshakeTimeoutError`` (``None``: no bound). ``interleave``
+    and ``happy_eyeballs_delay`` are passed to ``loop.create_connection`` when
+    set (aio-pika's connection parameters).
     """
 
     host: str = "localhost"
@@ -123,6 +139,7 @@ class ConnectParams:
     no_verify_ssl: bool = False
     ssl_context: _ssl.SSLContext | None = field(default=None, compare=False)
     timeout: float | None = None
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT
     interleave: int | None = None
     happy_eyeballs_delay: float | None = None
     config: ConnectionConfig = field(default_factory=ConnectionConfig)
@@ -385,6 +402,7 @@ def _options(
         "no_verify_ssl": _boolean(options, "no_verify_ssl")
         or _cert_none(options.get("cert_reqs")),
         "timeout": None if timeout is None else float(timeout),
+        "handshake_timeout": _handshake_timeout(options),
         "interleave": _integer(options, "interleave"),
         "happy_eyeballs_delay": _number(options, "happy_eyeballs_delay"),
         "config": config,
@@ -433,6 +451,16 @@ def _number(options: Mapping[str, Any], name: str) -> float | None:
     if not number >= 0 or number == float("inf"):  # also rejects NaN
         raise ValueError(f"{name} must be a finite non-negative number, not {value!r}")
     return number
+
+
+def _handshake_timeout(options: Mapping[str, Any]) -> float | None:
+    """Absent (or empty): the default; the keyword ``None`` or 0: no deadline."""
+    if "handshake_timeout" in options and options["handshake_timeout"] is None:
+        return None
+    seconds = _number(options, "handshake_timeout")
+    if seconds is None:
+        return DEFAULT_HANDSHAKE_TIMEOUT
+    return seconds or None
 
 
 def _boolean(options: Mapping[str, Any], name: str) -> bool:
