@@ -21,13 +21,27 @@ Defaults and rules (aiormq's unless noted):
   ``amqp://h/vh`` is ``vh``);
 * ``heartbeat`` defaults to 60 seconds (aiormq sends 60 whatever the broker
   proposes); 0 disables heartbeats;
-* ``frame_max`` and ``channel_max`` default to the broker's proposal;
+* ``channel_max`` defaults to the broker's proposal;
+* ``frame_max`` (bytes) is the client's ceiling on frame sizes, default 131072
+  (RabbitMQ's default), at least 4096: it applies whatever the broker
+  proposes (a proposal of 0, "no limit", or above it is clamped to it), so a
+  larger frame is refused on its header. 0 means the default, not "no limit"
+  (aiormq ignores ``frame_max``; see :mod:`amqpio.sansio.config`);
 * ``auth`` is ``plain``, ``amqplain`` or ``external``; absent lets the
   connection pick PLAIN, else AMQPLAIN (aiormq: PLAIN only);
 * ``name`` is the connection name shown by the broker; a ``connection_name``
   in ``client_properties`` wins over it (aiormq's order);
 * ``connection_timeout`` or ``timeout`` (seconds) bounds connecting; the
-  ``timeout`` keyword wins over both; default: no bound (aio-pika's);
+  ``timeout`` keyword wins over both; default: no bound (aio-pika's); it
+  raises ``asyncio.TimeoutError``;
+* ``handshake_timeout`` (seconds, beyond aio-pika) is an absolute deadline on
+  TCP connect, TLS and the AMQP handshake up to Connection.OpenOk, however
+  slowly the server trickles bytes; default 10 (RabbitMQ's own
+  ``handshake_timeout`` and the Java client's); 0, or the keyword ``None``,
+  disables it. When it passes, ``HandshakeTimeoutError`` (an
+  ``AMQPConnectionError`` and an ``asyncio.TimeoutError``) is raised and the
+  socket closed. With a ``timeout`` too, the smaller bound applies (and
+  ``timeout``'s plain ``asyncio.TimeoutError`` when it is not larger);
 * ``cadata`` is base64 of DER certificates (aiormq's encoding) or PEM text;
   ``ca_certs`` is accepted as an alias of ``cafile`` (aio-pika's docstring);
 * ``no_verify_ssl`` is a boolean (``1``/``true``/``yes``/``on`` or
@@ -49,12 +63,13 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .codec.table import FieldValue
-from .sansio.config import ConnectionConfig
+from .sansio.config import DEFAULT_FRAME_MAX, ConnectionConfig
 
 if TYPE_CHECKING:
     import ssl as _ssl
 
 __all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_HEARTBEAT",
     "DEFAULT_PORTS",
     "ConnectParams",
@@ -65,6 +80,9 @@ __all__ = [
 DEFAULT_PORTS: Final[Mapping[str, int]] = {"amqp": 5672, "amqps": 5671}
 #: aiormq's heartbeat when the URL gives none (seconds).
 DEFAULT_HEARTBEAT: Final = 60
+#: Deadline on TCP + TLS + AMQP handshake when none is given (seconds): the
+#: broker's own handshake_timeout and the RabbitMQ Java client's default.
+DEFAULT_HANDSHAKE_TIMEOUT: Final = 10.0
 
 _AUTH: Final[Mapping[str, str]] = {
     "plain": "PLAIN",
@@ -80,6 +98,7 @@ _KNOWN: Final = frozenset(
         "heartbeat",
         "connection_timeout",
         "timeout",
+        "handshake_timeout",
         "cafile",
         "ca_certs",
         "capath",
@@ -103,8 +122,10 @@ class ConnectParams:
 
     ``cadata`` is ``bytes`` (DER) when it came base64-encoded, ``str`` for
     PEM text. ``timeout`` bounds the TCP/TLS connect and handshake (``None``:
-    no bound). ``interleave`` and ``happy_eyeballs_delay`` are passed to
-    ``loop.create_connection`` when set (aio-pika's connection parameters).
+    no bound) with ``asyncio.TimeoutError``; ``handshake_timeout`` bounds them
+    too, with ``HandshakeTimeoutError`` (``None``: no bound). ``interleave``
+    and ``happy_eyeballs_delay`` are passed to ``loop.create_connection`` when
+    set (aio-pika's connection parameters).
     """
 
     host: str = "localhost"
@@ -118,6 +139,7 @@ class ConnectParams:
     no_verify_ssl: bool = False
     ssl_context: _ssl.SSLContext | None = field(default=None, compare=False)
     timeout: float | None = None
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT
     interleave: int | None = None
     happy_eyeballs_delay: float | None = None
     config: ConnectionConfig = field(default_factory=ConnectionConfig)
@@ -359,6 +381,7 @@ def _options(
     elif timeout < 0:
         raise ValueError(f"timeout must not be negative, not {timeout!r}")
     heartbeat = _integer(options, "heartbeat")
+    frame_max = _integer(options, "frame_max")
     config = ConnectionConfig(
         username=username,
         password=password,
@@ -367,7 +390,7 @@ def _options(
         client_properties=props,
         connection_name=name,
         channel_max=_integer(options, "channel_max"),
-        frame_max=_integer(options, "frame_max"),
+        frame_max=DEFAULT_FRAME_MAX if frame_max is None else frame_max,
         heartbeat=DEFAULT_HEARTBEAT if heartbeat is None else heartbeat,
     )
     return {
@@ -379,6 +402,7 @@ def _options(
         "no_verify_ssl": _boolean(options, "no_verify_ssl")
         or _cert_none(options.get("cert_reqs")),
         "timeout": None if timeout is None else float(timeout),
+        "handshake_timeout": _handshake_timeout(options),
         "interleave": _integer(options, "interleave"),
         "happy_eyeballs_delay": _number(options, "happy_eyeballs_delay"),
         "config": config,
@@ -427,6 +451,16 @@ def _number(options: Mapping[str, Any], name: str) -> float | None:
     if not number >= 0 or number == float("inf"):  # also rejects NaN
         raise ValueError(f"{name} must be a finite non-negative number, not {value!r}")
     return number
+
+
+def _handshake_timeout(options: Mapping[str, Any]) -> float | None:
+    """Absent (or empty): the default; the keyword ``None`` or 0: no deadline."""
+    if "handshake_timeout" in options and options["handshake_timeout"] is None:
+        return None
+    seconds = _number(options, "handshake_timeout")
+    if seconds is None:
+        return DEFAULT_HANDSHAKE_TIMEOUT
+    return seconds or None
 
 
 def _boolean(options: Mapping[str, Any], name: str) -> bool:

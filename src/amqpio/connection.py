@@ -84,7 +84,12 @@ def url_of(params: ConnectParams, query: Mapping[str, str] | None = None) -> Any
 
 
 class Connection(AbstractConnection):
-    """One AMQP connection to the broker."""
+    """One AMQP connection to the broker.
+
+    ``url`` and the keywords are :func:`connect`'s (parsed by
+    :mod:`amqpio._url`), e.g. ``heartbeat``, ``frame_max`` or
+    ``handshake_timeout``.
+    """
 
     CHANNEL_CLASS: type[Channel] = Channel
 
@@ -200,6 +205,7 @@ class Connection(AbstractConnection):
             params.config,
             ssl_context=context,
             timeout=timeout if timeout is not None else params.timeout,
+            handshake_timeout=params.handshake_timeout,
             listener=self,
         )
         if self._closed.done():
@@ -321,6 +327,13 @@ async def connect(
     ``kwargs``. Raises ``AMQPConnectionError`` (or a subclass such as
     ``ProbableAuthenticationError``) when the connection cannot be made and
     ``asyncio.TimeoutError`` when ``timeout`` runs out.
+
+    Beyond aio-pika, ``handshake_timeout`` (keyword or URL parameter, seconds,
+    default 10; ``None`` or 0 disables it) is a deadline on TCP connect, TLS
+    and the AMQP handshake together, however slowly the server answers: when
+    it passes, :class:`~amqpio.exceptions.HandshakeTimeoutError` (an
+    ``AMQPConnectionError`` and an ``asyncio.TimeoutError``) is raised and
+    the socket closed. With ``timeout`` as well, the smaller bound applies.
     """
     if not isinstance(url, (list, tuple)):  # a list: connect_robust's failover
         url = make_url(

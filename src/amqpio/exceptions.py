@@ -37,6 +37,7 @@ __all__ = (
     "ConnectionUnexpectedFrame",
     "DeliveryError",
     "DuplicateConsumerTag",
+    "HandshakeTimeoutError",
     "IncompatibleProtocolError",
     "InvalidFrameError",
     "MessageProcessError",
@@ -103,6 +104,19 @@ class ProbableAuthenticationError(AMQPConnectionError):
         "Client was disconnected at a connection stage indicating a "
         "probable authentication error: %s"
     )
+
+
+class HandshakeTimeoutError(AMQPConnectionError, asyncio.TimeoutError):
+    """The connection was not open within ``handshake_timeout``.
+
+    The deadline covers TCP connect, TLS and the AMQP handshake up to
+    Connection.OpenOk, however slowly the server sends; the socket is closed.
+    Both an :class:`AMQPConnectionError` and an ``asyncio.TimeoutError``
+    (the builtin ``TimeoutError`` from Python 3.11), so handlers written for
+    aio-pika's connect errors or timeouts catch it.
+    """
+
+    reason: ClassVar[str] = "Handshake not completed in time: %s"
 
 
 class _BrokerClose:

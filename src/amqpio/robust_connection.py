@@ -27,6 +27,13 @@ waits for the transport to end. When it ends without ``close()``:
 ``recovery_timeout`` (seconds, default 60) bounds how long a call without a
 ``timeout`` waits for a recovery before raising
 :class:`~amqpio.exceptions.RecoveryTimeoutError`.
+
+Each attempt is bounded by ``handshake_timeout`` (default 10 s, see
+:func:`amqpio.connect`) and by the attempt timeout (``connect(timeout=...)``,
+the URL's ``connection_timeout``, else ``DEFAULT_ATTEMPT_TIMEOUT``), whichever
+is smaller: a broker that accepts the socket but never completes the
+handshake is a failed attempt (``HandshakeTimeoutError``) like a refused
+connection, and the next address or round follows.
 """
 
 from __future__ import annotations
@@ -193,7 +200,8 @@ class RobustConnection(Connection, AbstractRobustConnection):
     DEFAULT_RECONNECT_MAX_INTERVAL: float = 30.0
     DEFAULT_RECOVERY_TIMEOUT: float = 60.0
     #: Bound on one connection attempt when neither ``connect(timeout=...)``
-    #: nor the URL's ``connection_timeout`` gives one (seconds).
+    #: nor the URL's ``connection_timeout`` gives one (seconds); the
+    #: ``handshake_timeout`` (default 10) applies when it is smaller.
     DEFAULT_ATTEMPT_TIMEOUT: float = 30.0
 
     def __init__(
@@ -657,7 +665,9 @@ async def connect_robust(
     Takes :func:`~amqpio.connect`'s arguments; ``url`` may also be a list of
     URLs or one URL with several hosts (``amqp://u:p@h1,h2:5673/``) to fail
     over between cluster nodes. ``reconnect_interval``, ``reconnect_max_interval``,
-    ``fail_fast`` and ``recovery_timeout`` come as keywords or URL parameters.
+    ``fail_fast`` and ``recovery_timeout`` come as keywords or URL parameters,
+    as does ``handshake_timeout`` (see :func:`~amqpio.connect`; an attempt that
+    runs out of it is a failed attempt, retried as any other).
     """
     connection = await connect(
         url,

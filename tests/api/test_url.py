@@ -207,6 +207,36 @@ def test_auth_mechanisms(auth: str, mechanism: str) -> None:
     assert parse_url("amqp://h/").config.auth_mechanism is None
 
 
+def test_handshake_timeout_forms() -> None:
+    # default: 10 s (RabbitMQ's own handshake_timeout)
+    assert parse_url("amqp://h/").handshake_timeout == 10.0
+    assert parse_url("amqp://h/?handshake_timeout=").handshake_timeout == 10.0
+    assert parse_url("amqp://h/?handshake_timeout=0.5").handshake_timeout == 0.5
+    assert parse_url(handshake_timeout=2).handshake_timeout == 2.0
+    # the keyword wins over the query, None included (which disables it)
+    assert parse_url("amqp://h/?handshake_timeout=3", handshake_timeout=1) == (
+        parse_url("amqp://h/", handshake_timeout=1)
+    )
+    assert parse_url(handshake_timeout=None).handshake_timeout is None
+    disabled = parse_url("amqp://h/?handshake_timeout=3", handshake_timeout=None)
+    assert disabled.handshake_timeout is None
+    # 0 disables it too (what a URL can say)
+    assert parse_url("amqp://h/?handshake_timeout=0").handshake_timeout is None
+    assert parse_url(handshake_timeout=0).handshake_timeout is None
+    # independent of timeout / connection_timeout, and not an "extra"
+    params = parse_url("amqp://h/?connection_timeout=4&handshake_timeout=1")
+    assert (params.timeout, params.handshake_timeout) == (4.0, 1.0)
+    assert "handshake_timeout" not in params.extra
+
+
+def test_frame_max_defaults_to_the_client_ceiling() -> None:
+    assert parse_url("amqp://h/").config.frame_max == 131072
+    assert parse_url("amqp://h/?frame_max=").config.frame_max == 131072
+    # 0 is "no preference": the default ceiling, never "no limit"
+    assert parse_url("amqp://h/?frame_max=0").config.frame_max == 131072
+    assert parse_url("amqp://h/?frame_max=1048576").config.frame_max == 1 << 20
+
+
 def test_timeout_forms_and_precedence() -> None:
     assert parse_url("amqp://h/?timeout=3").timeout == 3.0
     assert parse_url("amqp://h/?connection_timeout=4&timeout=3").timeout == 4.0
@@ -324,6 +354,11 @@ def test_first_query_value_wins() -> None:
         ("amqp://h/?auth=kerberos", "auth"),
         ("amqp://h/?timeout=soon", "timeout"),
         ("amqp://h/?connection_timeout=-1", "connection_timeout"),
+        ("amqp://h/?handshake_timeout=-1", "handshake_timeout"),
+        ("amqp://h/?handshake_timeout=soon", "handshake_timeout"),
+        ("amqp://h/?handshake_timeout=inf", "handshake_timeout"),
+        ("amqp://h/?frame_max=4095", "frame_max"),
+        ("amqp://h/?frame_max=4294967296", "frame_max"),
         ("amqp://h/?no_verify_ssl=maybe", "no_verify_ssl"),
         ("amqp://[::1/", "IPv6"),
         ("amqp://[::1]x/", "after"),
@@ -402,7 +437,7 @@ def test_connect_params_can_be_built_directly() -> None:
     assert params.safe_url == "amqp://guest:******@h:1/%2F"
 
 
-@pytest.mark.parametrize("kwargs", [{"heartbeat": 10}, {"frame_max": 0}])
+@pytest.mark.parametrize("kwargs", [{"heartbeat": 10}, {"frame_max": 8192}])
 def test_integer_keywords(kwargs: dict[str, Any]) -> None:
     config = parse_url(**kwargs).config
     for name, value in kwargs.items():

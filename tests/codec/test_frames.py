@@ -567,3 +567,60 @@ def test_streaming_still_checks_frame_max_on_the_header() -> None:
     reader.feed(struct.pack(">BHI", FRAME_BODY, 1, 1 << 30) + b"x" * 100)
     with pytest.raises(FrameDecodeError, match="frame_max"):
         reader.read_frames()
+
+
+# -- limits against a hostile or broken peer -----------------------------------
+
+HUGE_HEADER = struct.pack(">BHI", FRAME_METHOD, 0, 1 << 31)
+
+
+def test_batch_reader_refuses_a_huge_frame_on_its_header_alone() -> None:
+    # read_frames is what the core calls: same check as read_frame
+    reader = FrameReader(131072)
+    reader.feed(HEARTBEAT + HUGE_HEADER)
+    assert reader.read_frames() == [(FRAME_HEARTBEAT, 0, b"")]
+    with pytest.raises(FrameDecodeError, match="frame_max") as info:
+        reader.read_frames()
+    assert info.value.reply_code == 501
+    assert reader.buffered <= len(HUGE_HEADER)
+
+
+def test_huge_frame_is_refused_on_the_seventh_byte_fed() -> None:
+    reader = FrameReader(131072)
+    for byte in HUGE_HEADER[:-1]:
+        reader.feed(bytes([byte]))
+        assert reader.read_frames() == []
+    reader.feed(HUGE_HEADER[-1:])
+    with pytest.raises(FrameDecodeError, match="frame_max"):
+        reader.read_frames()
+
+
+def test_a_failed_reader_drops_what_is_fed_afterwards() -> None:
+    reader = FrameReader(131072)
+    reader.feed(HUGE_HEADER)
+    with pytest.raises(FrameDecodeError):
+        reader.read_frame()
+    before = reader.buffered
+    for _ in range(64):
+        reader.feed(b"\x00" * 65536)  # the peer keeps sending 4 MiB
+    assert reader.buffered == before
+    with pytest.raises(FrameDecodeError, match="frame_max"):
+        reader.read_frames()
+
+
+@pytest.mark.parametrize("chunk", [1000, 4096, 65536, 300_000])
+def test_reader_buffers_at_most_one_frame_plus_one_chunk(chunk: int) -> None:
+    # frames of exactly frame_max, the worst legal case, cut into chunks that
+    # straddle frame boundaries; the driver reads after every chunk
+    frame_max = 131072
+    frame = encode_frame(FRAME_BODY, 1, b"b" * (frame_max - FRAME_OVERHEAD))
+    stream = frame * 8
+    reader = FrameReader(frame_max)
+    received = 0
+    for start in range(0, len(stream), chunk):
+        reader.feed(stream[start : start + chunk])
+        assert reader.buffered <= frame_max + chunk
+        received += len(reader.read_frames())
+        assert reader.buffered < frame_max
+    assert received == 8
+    assert reader.buffered == 0

@@ -5,7 +5,8 @@ the generated codec) to open connections and channels and to answer
 declarations, bindings, QoS and consumers; it records every method each
 connection sent, in order. ``hooks`` replace the answer to a method class
 (e.g. a Channel.Close 405 for an exclusive Queue.Declare). :meth:`drop` aborts
-every connection, as a network failure would.
+every connection, as a network failure would. ``silent`` connections are
+accepted and then never answered (a peer that holds the handshake).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class FakeConnection(asyncio.Protocol):
         self.methods: list[tuple[int, Method]] = []
         self.published: list[Published] = []
         self.tags: dict[int, int] = {}
+        #: accepted but never answered
+        self.silent = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -47,6 +50,9 @@ class FakeConnection(asyncio.Protocol):
             return
         self.transport = transport
         self.server.connections.append(self)
+        if self.server.silent:
+            self.server.silent -= 1
+            self.silent = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -56,6 +62,8 @@ class FakeConnection(asyncio.Protocol):
             self.transport.write(b"".join(frames))
 
     def data_received(self, data: bytes) -> None:
+        if self.silent:
+            return
         had_header = self.codec.header is not None
         items = self.codec.decode([data])
         if not had_header and self.codec.header is not None:
@@ -137,6 +145,8 @@ class FakeServer:
         self.confirm = True
         #: abort new connections at once
         self.refuse = False
+        #: how many of the next connections get no answer at all
+        self.silent = 0
         self._server: asyncio.base_events.Server | None = None
         self.port = 0
 

@@ -211,14 +211,16 @@ def test_socket_closed_before_start() -> None:
 @pytest.mark.parametrize(
     ("client", "server", "tuning", "wire"),
     [
-        # (channel_max, frame_max, heartbeat) requested -> proposed
+        # (channel_max, frame_max, heartbeat) requested -> proposed; the
+        # client's frame_max is a ceiling (default 131072, 0 = the default)
         (
-            (None, None, None),
+            (None, 131072, None),
             (2047, 131072, 60),
             (2047, 131072, 60),
             (2047, 131072, 60),
         ),
-        ((None, None, None), (0, 0, 0), (65535, 0, 0), (0, 0, 0)),
+        # the broker's "no limit" frame_max is clamped to the ceiling
+        ((None, 131072, None), (0, 0, 0), (65535, 131072, 0), (0, 131072, 0)),
         ((100, 8192, 10), (2047, 131072, 60), (100, 8192, 10), (100, 8192, 10)),
         ((0, 0, 0), (2047, 131072, 60), (2047, 131072, 0), (2047, 131072, 0)),
         ((10, 4096, 30), (0, 0, 0), (10, 4096, 30), (10, 4096, 30)),
@@ -229,11 +231,11 @@ def test_socket_closed_before_start() -> None:
             (2047, 131072, 5),
         ),
         # a server proposal below frame-min-size is raised to 4096
-        ((None, None, None), (1, 512, 0), (1, 4096, 0), (1, 4096, 0)),
+        ((None, 131072, None), (1, 512, 0), (1, 4096, 0), (1, 4096, 0)),
     ],
 )
 def test_tune_negotiation(
-    client: tuple[int | None, int | None, int | None],
+    client: tuple[int | None, int, int | None],
     server: tuple[int, int, int],
     tuning: tuple[int, int, int],
     wire: tuple[int, int, int],

@@ -5,7 +5,9 @@ complete frames out; ``None`` means "need more bytes". Chunks are queued
 and joined only once enough bytes for the next frame are present, so a large
 frame arriving in many small reads costs one copy, not one per read. The
 declared payload size is checked against ``frame_max`` as soon as the header
-is complete, before anything waits on (or buffers toward) that size.
+is complete, before anything waits on (or buffers toward) that size: with the
+frames read after each chunk, at most one frame of ``frame_max`` bytes plus
+that chunk is ever buffered.
 """
 
 from __future__ import annotations
@@ -130,8 +132,10 @@ class FrameReader:
         return len(self._buf) - self._pos + self._pending
 
     def feed(self, data: Buffer) -> None:
-        """Queue a chunk of received bytes."""
-        if not data:
+        """Queue a chunk of received bytes (dropped once the reader has failed)."""
+        if not data or self._failed is not None:
+            # a failed stream is unreadable: keeping what a peer sends after
+            # the fault would only grow memory until the socket closes
             return
         if self._pos == len(self._buf) and not self._pending:
             # everything so far was consumed: take the chunk as the buffer

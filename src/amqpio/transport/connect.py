@@ -1,4 +1,13 @@
-"""Open a TCP or TLS connection and run the AMQP handshake, with a timeout."""
+"""Open a TCP or TLS connection and run the AMQP handshake, with deadlines.
+
+Two bounds can apply to the whole sequence (TCP connect, TLS handshake, AMQP
+handshake up to Connection.OpenOk): aio-pika's ``timeout``, which raises a
+plain ``asyncio.TimeoutError``, and ``handshake_timeout``, which raises
+``HandshakeTimeoutError``. Both are absolute deadlines from the call, not idle
+timers, so a server that accepts the connection and then says nothing, or
+trickles a byte at a time, cannot hold ``connect()`` for longer. The smaller
+one applies; on a tie, ``timeout``'s error (aio-pika's behaviour).
+"""
 
 from __future__ import annotations
 
@@ -46,6 +55,7 @@ async def open_connection(
     *,
     ssl_context: ssl.SSLContext | None = None,
     timeout: float | None = None,
+    handshake_timeout: float | None = None,
     listener: ConnectionListener | None = None,
 ) -> AMQPProtocol:
     """Connect and complete the handshake; return the running protocol.
@@ -53,7 +63,9 @@ async def open_connection(
     Socket and TLS errors become ``AMQPConnectionError`` (the original chained);
     the broker's refusals keep their own types (``ProbableAuthenticationError``,
     ``ConnectionNotAllowed`` ...). ``timeout`` bounds the whole sequence and
-    raises ``asyncio.TimeoutError``.
+    raises ``asyncio.TimeoutError``; ``handshake_timeout`` bounds it too and
+    raises ``HandshakeTimeoutError`` (see the module docstring). On any
+    failure the socket is closed.
     """
     loop = asyncio.get_running_loop()
     protocol = AMQPProtocol(config, loop, listener)
@@ -74,10 +86,31 @@ async def open_connection(
         await protocol.opened
         return protocol
 
+    handshake_bound = handshake_timeout is not None and (
+        timeout is None or handshake_timeout < timeout
+    )
     try:
+        if handshake_bound:
+            assert handshake_timeout is not None
+            try:
+                return await asyncio.wait_for(establish(), handshake_timeout)
+            except asyncio.TimeoutError as error:
+                # establish() raises no TimeoutError of its own (OSErrors,
+                # TimeoutError included on 3.11+, become AMQPConnectionError):
+                # this is wait_for's
+                raise exc.HandshakeTimeoutError(
+                    f"no connection to {host}:{port} within the handshake "
+                    f"timeout of {handshake_timeout:g} s (TCP, TLS and AMQP "
+                    "handshake up to Connection.OpenOk)"
+                ) from error
         if timeout is None:
             return await establish()
         return await asyncio.wait_for(establish(), timeout)
+    except asyncio.TimeoutError as error:
+        # either bound (HandshakeTimeoutError is one): the client gave up, the
+        # broker closed nothing; the listener learns that reason
+        protocol.abort(error)
+        raise
     except BaseException:
         protocol.abort()
         raise

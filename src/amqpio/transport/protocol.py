@@ -638,9 +638,16 @@ class AMQPProtocol(asyncio.Protocol):
                 self._schedule_flush()
         return self._close_waiter
 
-    def abort(self) -> None:
-        """Drop the socket at once."""
+    def abort(self, error: BaseException | None = None) -> None:
+        """Drop the socket at once.
+
+        ``error``, when given, is what ends the connection for pending futures
+        and the listener, instead of the "connection lost" that follows (e.g.
+        the client's own handshake timeout, not a close by the broker).
+        """
         if self.transport is not None:
+            if error is not None:
+                self._fail(error)
             self.transport.abort()
 
     async def wait_closed(self, timeout: float) -> None:
