@@ -5,6 +5,7 @@ behind a request; the loop's turn is shared after TURN_BUDGET publishes."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from amqpio import spec
 from amqpio.spec import BasicProperties
 from amqpio.transport.protocol import FLUSH_AT, TURN_BUDGET
 
-from .fakes import Harness, settle
+from .fakes import FakeTransport, Harness, connect, settle
 
 C = spec.Connection
 B = spec.Basic
@@ -174,3 +175,43 @@ async def test_frames_held_behind_requests_count_and_make_publishers_wait(
     assert second.result() == B.QosOk()
     await settle()
     assert len(harness.broker.published()) == 3
+
+
+class JoiningTransport(FakeTransport):
+    """A transport whose ``writelines`` is the base class's (it joins the
+    parts into one bytes object: the selector transports before 3.12)."""
+
+    writelines = asyncio.WriteTransport.writelines  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.objects: list[object] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.objects.append(data)
+        super().write(data)
+
+
+@pytest.mark.parametrize("size", [300_000, 1 << 20, 5 << 20])
+async def test_large_bodies_are_not_joined_by_a_joining_writelines(size: int) -> None:
+    h = connect(transport_class=JoiningTransport)
+    await h.protocol.opened
+    transport = h.transport
+    assert isinstance(transport, JoiningTransport)
+    channel = await h.open_channel()
+    await fresh_iteration()
+    transport.objects.clear()
+    body = bytes(range(256)) * (size // 256)
+    h.protocol.publish(channel, "", "q", body, PROPS, False, False)
+    h.protocol.publish(channel, "", "q", body, PROPS, False, False)
+    await settle()
+    # every large body piece reached write() as a view of the body, not a
+    # copy (only a last piece under 16 KiB is joined with frame headers)
+    big = [o for o in transport.objects if len(o) >= 16384]  # type: ignore[arg-type]
+    assert big and all(
+        (isinstance(o, memoryview) and o.obj is body) or o is body for o in big
+    )
+    assert sum(len(o) for o in big) > 2 * (len(body) - 16384)  # type: ignore[arg-type]
+    assert [p.body for p in h.broker.published()] == [body, body]
+    transport.lose()
+    await settle()

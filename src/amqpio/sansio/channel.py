@@ -15,6 +15,7 @@ neither publishing nor confirming allocates per message.
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from typing import Final
 
@@ -53,6 +54,8 @@ _NOT_VIA_SEND_METHOD: Final = frozenset(
     (Channel.Open, Channel.Close, Channel.CloseOk, Channel.FlowOk, Basic.Publish)
 )
 _EMPTY_PROPERTIES: Final = BasicProperties().encode()
+# a whole Basic.Ack frame: header (size 13), class 60, method 80, tag, bits, end
+_pack_ack: Final = struct.Struct(">BHIHHQBB").pack
 
 # Encoded Basic.Publish payloads: an application publishes to a handful of
 # (exchange, routing key) pairs again and again. Bounded: cleared when full.
@@ -303,6 +306,14 @@ class ChannelCore:
             self._next_tag = tag + 1
             return tag
         return None
+
+    def ack(self, delivery_tag: int, multiple: bool) -> None:
+        """Queue Basic.Ack (the hot path of consumers: one struct pack)."""
+        if self.machine.state is not _OPEN:
+            self._check_send()
+        self._send(
+            _pack_ack(1, self.channel_id, 13, 60, 80, delivery_tag, multiple, 0xCE)
+        )
 
     def send_async(self, method: Method) -> None:
         """Queue an asynchronous method (acks, Basic.RecoverAsync)."""

@@ -391,7 +391,7 @@ class Connection:
 
     def ack(self, channel_id: int, delivery_tag: int, multiple: bool = False) -> None:
         """Queue Basic.Ack for a received delivery."""
-        self._channel(channel_id).send_async(Basic.Ack(delivery_tag, multiple))
+        self._channel(channel_id).ack(delivery_tag, multiple)
 
     def nack(
         self,

@@ -61,6 +61,22 @@ WRITE_BUFFER_HIGH: Final = 1 << 20
 WRITE_BUFFER_LOW: Final = 256 << 10
 
 
+def _write_each(transport: asyncio.Transport, data: list[Buffer]) -> None:
+    """Write large parts (bodies) as they are, small ones (frame headers)
+    joined: no copy of a body beyond the transport's own buffering."""
+    small: list[Buffer] = []
+    for part in data:
+        if len(part) < 16384:
+            small.append(part)
+            continue
+        if small:
+            transport.write(small[0] if len(small) == 1 else b"".join(small))
+            small = []
+        transport.write(part)
+    if small:
+        transport.write(small[0] if len(small) == 1 else b"".join(small))
+
+
 @types.coroutine
 def _one_turn() -> Generator[None, None, None]:
     """Let the event loop run the other ready callbacks once."""
@@ -176,6 +192,7 @@ class AMQPProtocol(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._paused = False
+        self._writelines_joins = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         #: The broker's reason while it blocks this connection, else None.
         self.blocked: str | None = None
@@ -212,6 +229,13 @@ class AMQPProtocol(asyncio.Protocol):
         # Any loop's transport: only its interface is used (uvloop's
         # transports are not asyncio.Transport subclasses).
         self.transport = cast(asyncio.Transport, transport)
+        # the base class's writelines joins everything into one bytes object
+        # (the selector transports before Python 3.12): large bodies are then
+        # written piece by piece instead
+        self._writelines_joins = (
+            getattr(type(transport), "writelines", None)
+            is asyncio.WriteTransport.writelines
+        )
         try:
             _set_tcp_nodelay(transport)
             with contextlib.suppress(AttributeError, NotImplementedError):
@@ -394,11 +418,14 @@ class AMQPProtocol(asyncio.Protocol):
         return None if deadline is None else max(0.0, deadline - loop.time())
 
     def _flush(self) -> None:
+        size = self.core.bytes_to_send
         data = self.core.data_to_send()
         transport = self.transport
         if data and transport is not None and not transport.is_closing():
             if len(data) == 1:
                 transport.write(data[0])
+            elif size >= FLUSH_AT and self._writelines_joins:
+                _write_each(transport, data)
             else:
                 transport.writelines(data)
             # the next heartbeat is due half an interval after these bytes
@@ -576,7 +603,18 @@ class AMQPProtocol(asyncio.Protocol):
         return self._confirms.get(channel_id, {}).pop(delivery_tag, None)
 
     def ack(self, channel_id: int, delivery_tag: int, multiple: bool) -> None:
-        self._settle(self.core.ack, channel_id, delivery_tag, multiple)
+        # _settle inlined: consumers ack every message
+        if self._error is not None or self.transport is None:
+            self.check_open()
+        try:
+            self.core.ack(channel_id, delivery_tag, multiple)
+        except LocalProtocolError as error:
+            raise exc.ChannelInvalidStateError(str(error)) from None
+        if not self._turn_open:
+            self._turn_open = True
+            self.loop.call_soon(self._end_turn)
+        elif self.core.bytes_to_send >= FLUSH_AT:
+            self._flush()
 
     def nack(
         self, channel_id: int, delivery_tag: int, multiple: bool, requeue: bool
