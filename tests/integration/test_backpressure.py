@@ -218,3 +218,25 @@ async def test_acks_of_a_large_backlog_stay_bounded(rabbitmq: Broker) -> None:
         await within(done.wait(), 30)
         assert connection.transport is not None
         assert await message_count(channel, queue.name) == 0
+
+
+async def test_concurrent_large_publishes_stay_bounded(rabbitmq: Broker) -> None:
+    """100 tasks publishing 1 MiB each at once: the bytes in flight stay near the
+    transport's high-water mark, not 100 MiB."""
+    body = os.urandom(MIB)
+    async with await amqpio.connect(rabbitmq.url) as connection:
+        channel = await connection.channel(publisher_confirms=False)
+        name = unique("concurrent")
+        queue = await channel.declare_queue(
+            name, auto_delete=True, arguments={"x-max-length": 4}
+        )
+        peak = Peak()
+        await asyncio.gather(
+            *(
+                channel.default_exchange.publish(amqpio.Message(body), name)
+                for _ in range(100)
+            )
+        )
+        await queue.declare()
+        growth = peak.growth()
+    assert growth < 64, f"{growth:.0f} MiB more resident memory"

@@ -215,3 +215,28 @@ async def test_large_bodies_are_not_joined_by_a_joining_writelines(size: int) ->
     assert [p.body for p in h.broker.published()] == [body, body]
     transport.lose()
     await settle()
+
+
+async def test_publishers_woken_together_check_again(harness: Harness) -> None:
+    """Publishers that yielded in the same turn do not all go on when the
+    first of them fills the transport: each checks again."""
+    channel = await harness.open_channel()
+    protocol = harness.protocol
+    await fresh_iteration()
+    went: list[int] = []
+
+    async def publisher(i: int) -> None:
+        while protocol.publish_must_wait:
+            await protocol.wait_writable(None)
+            break
+        went.append(i)
+        protocol.publish(channel, "", "q", b"x", PROPS, False, False)
+        if i == 0:
+            harness.transport.pause()  # the first one filled the buffer
+
+    tasks = [asyncio.ensure_future(publisher(i)) for i in range(5)]
+    await settle()
+    assert went == [0]
+    harness.transport.resume()
+    await asyncio.wait_for(asyncio.gather(*tasks), 1)
+    assert sorted(went) == [0, 1, 2, 3, 4]

@@ -387,7 +387,13 @@ class AMQPProtocol(asyncio.Protocol):
         ):
             await _one_turn()
             self.check_open()
-            return timeout
+            # other publishers ran meanwhile (they may have filled the buffer)
+            if not (
+                self._paused
+                or self.blocked is not None
+                or self.core.bytes_held >= FLUSH_AT
+            ):
+                return timeout
         loop = self.loop
         deadline = None if timeout is None else loop.time() + timeout
         while (
