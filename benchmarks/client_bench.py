@@ -6,9 +6,11 @@ Without ``--url`` (or ``AMQP_URL``) a throwaway node is started from the local
 ``rabbitmq-server`` install and stopped afterwards. The large-message rows run
 each library in a fresh child process (median MiB/s, largest peak RSS growth
 of up to three rounds). The same scenario code runs
-on both libraries (each imported as ``aio_pika``); the scenarios alternate
-between the libraries and the best of ``--repeat`` rounds is reported, with the
-ratio amqpio / aio-pika (higher is better for amqpio).
+on both libraries (each imported as ``aio_pika``); every round runs amqpio,
+aio-pika and aio-pika again (the control: aio-pika against itself shows the
+noise floor), in an order rotated each round; the median of ``--repeat``
+rounds is reported with the ratio amqpio / aio-pika (higher is better for
+amqpio). The per-round figures are kept as JSON in ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -207,13 +210,15 @@ def run_large_child(args: argparse.Namespace) -> None:
     print(json.dumps({"mib_s": rate, "rss_mib": growth}))
 
 
-def large_rows(url: str, repeat: int, loop: str, total_mib: int) -> None:
+def large_rows(
+    url: str, repeat: int, loop: str, total_mib: int, raw: dict[str, Any]
+) -> None:
     """The large-message rows: each run in a fresh process per library, so
     that its peak memory is its own."""
     for size in LARGE_SIZES:
         runs: dict[str, list[tuple[float, float]]] = {"amqpio": [], "aio_pika": []}
-        for _ in range(repeat):
-            for name in runs:
+        for round_ in range(repeat):
+            for name in sorted(runs, reverse=bool(round_ % 2)):
                 out = subprocess.run(
                     [
                         sys.executable,
@@ -238,6 +243,7 @@ def large_rows(url: str, repeat: int, loop: str, total_mib: int) -> None:
         ours, theirs = (statistics.median(r for r, _ in runs[n]) for n in runs)
         our_rss, their_rss = (round(max(m for _, m in runs[n])) for n in runs)
         label = f"{size >> 10} KiB" if size < (1 << 20) else f"{size >> 20} MiB"
+        raw[f"{label} bodies (MiB/s, RSS growth MiB)"] = runs
         print(
             f"| {label} bodies, no confirms, end to end (MiB/s) | {ours:,.0f} "
             f"| {theirs:,.0f} | {ours / theirs:.2f}x |"
@@ -389,39 +395,69 @@ THROUGHPUT: list[tuple[str, Scenario]] = [
 ]
 
 
-async def main_async(url: str, n: int, repeat: int, only: str | None) -> None:
+#: Who runs in each round: amqpio, aio-pika, and aio-pika again as a control
+#: (the ratio of aio-pika to itself is the noise floor of the run).
+CONTENDERS = (("amqpio", "amqpio"), ("aio_pika", "aio_pika"), ("control", "aio_pika"))
+
+
+def rotated(round_: int) -> list[tuple[str, str]]:
+    """The contenders in this round's order (each goes first in turn)."""
+    shift = round_ % len(CONTENDERS)
+    return [*CONTENDERS[shift:], *CONTENDERS[:shift]]
+
+
+def save_raw(kind: str, loop: str, data: dict[str, Any]) -> Path:
+    """Keep a run's per-round figures as JSON next to the tables."""
+    out = Path(__file__).with_name("results")
+    out.mkdir(exist_ok=True)
+    path = out / f"{kind}-{loop}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(data, indent=1))
+    return path
+
+
+async def main_async(
+    url: str, n: int, repeat: int, only: str | None, raw: dict[str, Any]
+) -> None:
     libs = {name: importlib.import_module(name) for name in ("amqpio", "aio_pika")}
     print(
         f"Python {platform.python_version()} on {loop_name()}, amqpio {libs['amqpio'].__version__}, "
         f"aio-pika {libs['aio_pika'].__version__}, {n} messages of {len(BODY)} B, "
-        f"median of {repeat} interleaved rounds"
+        f"median of {repeat} rounds (order rotated each round; control: aio-pika "
+        f"against itself)"
     )
     print()
-    print("| scenario | amqpio | aio-pika | ratio |")
-    print("|---|---:|---:|---:|")
+    print("| scenario | amqpio | aio-pika | ratio | control |")
+    print("|---|---:|---:|---:|---:|")
     for title, scenario in THROUGHPUT:
         if only and only not in scenario.__name__:
             continue
-        runs: dict[str, list[float]] = {name: [] for name in libs}
-        for _ in range(repeat):
-            for name, lib in libs.items():
-                runs[name].append(await scenario(lib, url, n))
-        ours, theirs = (statistics.median(runs[name]) for name in libs)
+        runs: dict[str, list[float]] = {name: [] for name, _ in CONTENDERS}
+        for round_ in range(repeat):
+            for name, module in rotated(round_):
+                runs[name].append(await scenario(libs[module], url, n))
+        raw[title] = runs
+        ours, theirs, control = (
+            statistics.median(runs[name]) for name, _ in CONTENDERS
+        )
         print(
-            f"| {title} (msg/s) | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x |"
+            f"| {title} (msg/s) | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}x "
+            f"| {theirs / control:.2f}x |"
         )
         sys.stdout.flush()
     if only and only not in "rpc_round_trip":
         return
-    samples: dict[str, list[float]] = {name: [] for name in libs}
-    for _ in range(repeat):
-        for name, lib in libs.items():
-            samples[name].extend(await rpc_round_trip(lib, url, n))
+    samples: dict[str, list[float]] = {name: [] for name, _ in CONTENDERS}
+    for round_ in range(repeat):
+        for name, module in rotated(round_):
+            samples[name].extend(await rpc_round_trip(libs[module], url, n))
+    raw["RPC round trip (s)"] = samples
     for label, fraction in (("p50", 0.5), ("p99", 0.99)):
-        ours, theirs = (percentile(samples[name], fraction) * 1e6 for name in libs)
+        ours, theirs, control = (
+            percentile(samples[name], fraction) * 1e6 for name, _ in CONTENDERS
+        )
         print(
             f"| RPC round trip {label} (µs, lower is better) | {ours:,.0f} "
-            f"| {theirs:,.0f} | {theirs / ours:.2f}x |"
+            f"| {theirs:,.0f} | {theirs / ours:.2f}x | {control / theirs:.2f}x |"
         )
 
 
@@ -444,10 +480,12 @@ def main() -> int:
     if args.child_large:
         run_large_child(args)
         return 0
+    raw: dict[str, Any] = {"argv": sys.argv[1:], "python": platform.python_version()}
     with broker(args.url, "bench", 5700) as url:
-        run(main_async(url, args.messages, args.repeat, args.only), args.loop)
+        run(main_async(url, args.messages, args.repeat, args.only, raw), args.loop)
         if args.large_mib and (not args.only or args.only in "large_end_to_end"):
-            large_rows(url, min(args.repeat, 3), args.loop, args.large_mib)
+            large_rows(url, min(args.repeat, 3), args.loop, args.large_mib, raw)
+    print(f"\nper-round figures: {save_raw('client', args.loop, raw)}")
     return 0
 
 

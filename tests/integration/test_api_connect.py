@@ -745,3 +745,22 @@ async def test_update_secret(connection: amqpio.Connection) -> None:
     ok = await connection.update_secret("guest", reason="rotated", timeout=WAIT)
     assert type(ok).__name__ == "UpdateSecretOk"
     await round_trip(connection)
+
+
+async def test_a_certificate_for_another_host_is_refused(rabbitmq_tls: Broker) -> None:
+    """Hostname verification: the CA is trusted but the certificate names
+    localhost/127.0.0.1, not the host asked for ("127.1" reaches the same
+    listener through the resolver and is not in the certificate)."""
+    url = (
+        yarl.URL(rabbitmq_tls.tls_url)
+        .with_host("127.1")
+        .with_query(cafile=str(rabbitmq_tls.ca_file))
+    )
+    with pytest.raises(exc.AMQPConnectionError) as info:
+        await within(amqpio.connect(url))
+    assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+    assert "127.1" in str(info.value) or "hostname" in str(info.value).lower()
+    # the same CA and listener with a name the certificate holds: accepted
+    good = yarl.URL(rabbitmq_tls.tls_url).with_query(cafile=str(rabbitmq_tls.ca_file))
+    async with await amqpio.connect(good) as connection:
+        await round_trip(connection)

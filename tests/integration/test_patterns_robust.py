@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import amqpio
+from amqpio import exceptions as exc
 from amqpio.abc import AbstractRobustConnection
 from amqpio.patterns import RPC, Master
 from amqpio.testing.rabbitmq import Broker
@@ -184,7 +185,11 @@ async def test_rpc_survives_a_connection_cut(
         # the call in flight fails with the connection's loss, it does not hang
         done, _ = await asyncio.wait([pending], timeout=TIMEOUT)
         assert done
-        assert isinstance(pending.exception(), Exception)
+        # the README: "calls in flight at the moment of a loss fail with the
+        # connection error"
+        assert isinstance(pending.exception(), exc.AMQPConnectionError), repr(
+            pending.exception()
+        )
         assert client.futures == {}
 
         await reconnects.wait(2)

@@ -543,3 +543,37 @@ async def test_interoperates_with_aio_pika(
         await pika.close()
     finally:
         await pika_connection.close()
+
+
+@pytest.mark.parametrize(
+    "direct", [True, False], ids=["direct-reply-to", "reply-queue"]
+)
+async def test_a_direct_reply_to_caller_declares_no_queue(
+    rabbitmq_ctl: Broker, direct: bool
+) -> None:
+    """The broker's queue list before and after a caller is created and
+    makes calls: direct reply-to adds nothing; a reply queue (the control)
+    adds exactly one queue, so the check can see a declaration."""
+
+    def queues() -> set[str]:
+        out = rabbitmq_ctl.rabbitmqctl("list_queues", "-s", "name")
+        return {line.strip() for line in out.splitlines() if line.strip()}
+
+    async with await amqpio.connect(rabbitmq_ctl.url) as connection:
+        server = await RPC.create(await connection.channel())
+        method = f"double-{uuid.uuid4().hex}"
+
+        async def double(*, x: int) -> int:
+            return 2 * x
+
+        await server.register(method, double, auto_delete=True)
+        before = await asyncio.to_thread(queues)
+        client = await RPC.create(await connection.channel(), direct_reply_to=direct)
+        assert [await client.call(method, {"x": i}) for i in range(3)] == [0, 2, 4]
+        added = await asyncio.to_thread(queues) - before
+        if direct:
+            assert added == set()
+        else:
+            assert len(added) == 1
+        await client.close()
+        await server.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -259,16 +260,36 @@ async def test_calls_wait_for_recovery_then_fail_clearly(
         assert channel.is_closed
 
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        with pytest.raises(exc.RecoveryTimeoutError):
-            await channel.declare_queue(auto_delete=True, timeout=0.3)
-        with pytest.raises(asyncio.TimeoutError):  # also a TimeoutError
-            await channel.default_exchange.publish(
-                amqpio.Message(b"late"), queue.name, timeout=0.3
-            )
-        with pytest.raises(exc.AMQPConnectionError):  # no timeout: recovery_timeout
-            await channel.declare_queue(auto_delete=True)
-        assert loop.time() - started < 5
+
+        async def waited(call: Awaitable[Any], error: type[BaseException]) -> float:
+            """Seconds ``call`` waited before it raised ``error``."""
+            started = loop.time()
+            with pytest.raises(error):
+                await call
+            return loop.time() - started
+
+        # bounded waits: each waits its own limit, not less and not much more
+        limit = 0.3
+        elapsed = await waited(
+            channel.declare_queue(auto_delete=True, timeout=limit),
+            exc.RecoveryTimeoutError,
+        )
+        assert limit * 0.9 <= elapsed < limit + 2, elapsed
+        elapsed = await waited(
+            channel.default_exchange.publish(
+                amqpio.Message(b"late"), queue.name, timeout=limit
+            ),
+            asyncio.TimeoutError,  # RecoveryTimeoutError is also one
+        )
+        assert limit * 0.9 <= elapsed < limit + 2, elapsed
+        # no timeout: the connection's recovery_timeout (1 s)
+        elapsed = await waited(
+            channel.declare_queue(auto_delete=True), exc.RecoveryTimeoutError
+        )
+        assert 0.9 <= elapsed < 3, elapsed
+        # opening a channel during the outage waits the same way
+        elapsed = await waited(connection.channel(), exc.RecoveryTimeoutError)
+        assert 0.9 <= elapsed < 3, elapsed
 
         # a call made during the outage goes through once the broker is back
         waiting = asyncio.ensure_future(
