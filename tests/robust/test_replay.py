@@ -141,8 +141,7 @@ async def test_exclusive_queue_405_is_retried_until_the_lock_goes(
         nonlocal locked
         if len(server.connections) > 1 and method.exclusive and locked:
             locked -= 1
-            close = spec.Channel.Close(405, "RESOURCE_LOCKED - in use", 50, 10)
-            return [FakeBroker.method(channel, close)]
+            return conn.close_channel(channel, 405, "RESOURCE_LOCKED - in use", method)
         return None
 
     try:
@@ -229,15 +228,7 @@ async def test_channel_exception_reopens_and_restores_only_that_channel(
     server: FakeServer,
 ) -> None:
     connection = await amqpio.connect_robust(server.url, **FAST)
-
-    def missing(conn: FakeConnection, channel: int, method: Any) -> list[bytes] | None:
-        if method.passive and method.queue == "missing":
-            close = spec.Channel.Close(404, "NOT_FOUND - no queue 'missing'", 50, 10)
-            return [FakeBroker.method(channel, close)]
-        return None
-
     try:
-        server.hooks[spec.Queue.Declare] = missing
         other = await connection.channel()
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=5)
