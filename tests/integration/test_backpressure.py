@@ -117,11 +117,16 @@ async def test_publishes_wait_while_the_broker_blocks_and_nothing_is_lost(
 
             async def publish_all() -> None:
                 nonlocal published
-                for _ in range(count):
+                while published < count:
                     await channel.default_exchange.publish(amqpio.Message(body), name)
                     published += 1
                     if published == 20:
                         await asyncio.to_thread(rabbitmq_ctl.set_memory_watermark, 0)
+                    if published >= 20 and not blocked.is_set():
+                        # until the broker says it blocks us, publish slowly:
+                        # the alarm takes a moment to reach the connection
+                        assert published < count - 40, "the broker never blocked"
+                        await asyncio.sleep(0.02)
 
             try:
                 publisher = asyncio.ensure_future(publish_all())
