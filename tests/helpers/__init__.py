@@ -1,1 +1,1 @@
-"""Test helpers: a fake broker speaking the server side with the generated codec."""
+"""Test helpers: a fake broker whose wire bytes come from pamqp, not amqpio."""

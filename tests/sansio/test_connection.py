@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from amqpio import spec
-from amqpio.codec.frames import FRAME_METHOD, encode_frame
 from amqpio.sansio import (
     ConnectionBlocked,
     ConnectionClosed,
@@ -17,7 +16,7 @@ from amqpio.sansio import (
     RemoteProtocolError,
     SecretUpdated,
 )
-from helpers.broker import FakeBroker, Heartbeat, Pair, scripted
+from helpers.broker import FRAME_METHOD, FakeBroker, Heartbeat, Pair, scripted
 
 K = spec.Connection
 
@@ -106,11 +105,11 @@ def test_update_secret(pair: Pair) -> None:
     ("data", "code", "readable"),
     [
         # readable: the frame stream is intact, so a later CloseOk is seen
-        (encode_frame(FRAME_METHOD, 0, b"\x00\x0a\x00\x63"), 501, True),
-        (encode_frame(FRAME_METHOD, 0, b"\x00\x0a"), 501, True),
-        (encode_frame(9, 0, b""), 501, False),  # unknown frame type
+        (FakeBroker.frame(FRAME_METHOD, 0, b"\x00\x0a\x00\x63"), 501, True),
+        (FakeBroker.frame(FRAME_METHOD, 0, b"\x00\x0a"), 501, True),
+        (FakeBroker.frame(9, 0, b""), 501, False),  # unknown frame type
         (b"\x00" * 8, 501, False),  # frame type 0
-        (encode_frame(FRAME_METHOD, 0, K.OpenOk().encode())[:-1] + b"\x00", 501, False),
+        (FakeBroker.method(0, K.OpenOk())[:-1] + b"\x00", 501, False),
         (FakeBroker.heartbeat(3), 501, True),
         (FakeBroker.method(0, spec.Basic.Qos()), 503, True),
         (FakeBroker.method(0, K.Tune()), 503, True),

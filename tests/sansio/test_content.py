@@ -7,14 +7,20 @@ import datetime
 import pytest
 
 from amqpio import spec
-from amqpio.codec.frames import FRAME_BODY, FRAME_HEADER, encode_frame
 from amqpio.sansio import (
     ConnectionConfig,
     DeliveryReceived,
     MessageReturned,
     RemoteProtocolError,
 )
-from helpers.broker import FakeBroker, Pair, Published, scripted
+from helpers.broker import (
+    FRAME_BODY,
+    FRAME_HEADER,
+    FakeBroker,
+    Pair,
+    Published,
+    scripted,
+)
 
 B = spec.Basic
 PROPS = spec.BasicProperties(
@@ -97,11 +103,11 @@ def test_returned_message(pair: Pair) -> None:
 
 def header_frame(channel: int, size: int, class_id: int = 60) -> bytes:
     payload = class_id.to_bytes(2, "big") + b"\x00\x00" + size.to_bytes(8, "big")
-    return encode_frame(FRAME_HEADER, channel, payload + b"\x00\x00")
+    return FakeBroker.frame(FRAME_HEADER, channel, payload + b"\x00\x00")
 
 
 def body_frame(channel: int, data: bytes) -> bytes:
-    return encode_frame(FRAME_BODY, channel, data)
+    return FakeBroker.frame(FRAME_BODY, channel, data)
 
 
 DELIVER = FakeBroker.method(1, B.Deliver("c", 1))
@@ -130,7 +136,7 @@ DELIVER = FakeBroker.method(1, B.Deliver("c", 1))
         # header of another class
         ([DELIVER, header_frame(1, 3, class_id=50)], 501),
         # truncated header
-        ([DELIVER, encode_frame(FRAME_HEADER, 1, b"\x00\x3c")], 501),
+        ([DELIVER, FakeBroker.frame(FRAME_HEADER, 1, b"\x00\x3c")], 501),
         # content on channel 0
         ([header_frame(0, 3)], 505),
     ],

@@ -13,13 +13,6 @@ import struct
 import pytest
 
 from amqpio import spec
-from amqpio.codec.frames import (
-    FRAME_BODY,
-    FRAME_HEADER,
-    FRAME_METHOD,
-    FRAME_OVERHEAD,
-    encode_frame,
-)
 from amqpio.sansio import (
     ConnectionConfig,
     ConnectionOpened,
@@ -28,7 +21,17 @@ from amqpio.sansio import (
     Tuning,
 )
 from amqpio.sansio.config import DEFAULT_FRAME_MAX, negotiate_tuning
-from helpers.broker import SERVER_PROPERTIES, FakeBroker, Pair, Published, scripted
+from helpers.broker import (
+    FRAME_BODY,
+    FRAME_HEADER,
+    FRAME_METHOD,
+    FRAME_OVERHEAD,
+    SERVER_PROPERTIES,
+    FakeBroker,
+    Pair,
+    Published,
+    scripted,
+)
 
 C = spec.Connection
 B = spec.Basic
@@ -165,10 +168,9 @@ def test_publish_splits_at_the_clamped_limit() -> None:
 
 
 def header_frame(channel: int, body_size: int) -> bytes:
-    payload = struct.pack(">HHQ", B.CLASS_ID, 0, body_size)
-    return encode_frame(
-        FRAME_HEADER, channel, payload + spec.BasicProperties().encode()
-    )
+    # by hand (spec 4.2.6.1): pamqp's longlong is signed; no property flags
+    payload = struct.pack(">HHQH", 60, 0, body_size, 0)
+    return FakeBroker.frame(FRAME_HEADER, channel, payload)
 
 
 def deliver_frame(channel: int) -> bytes:
@@ -190,7 +192,7 @@ def test_default_max_body_size_refuses_a_huge_body_on_its_header(
 def test_max_body_size_is_inclusive() -> None:
     pair = no_limit_pair(ConnectionConfig(max_body_size=1000))
     assert pair.recv(deliver_frame(1), header_frame(1, 1000)) == []
-    [event] = pair.recv(encode_frame(FRAME_BODY, 1, b"x" * 1000))
+    [event] = pair.recv(FakeBroker.frame(FRAME_BODY, 1, b"x" * 1000))
     assert isinstance(event, DeliveryReceived) and len(event.body) == 1000
     with pytest.raises(RemoteProtocolError) as info:
         pair.recv(deliver_frame(1), header_frame(1, 1001))
@@ -201,5 +203,5 @@ def test_body_frames_beyond_the_announced_size_are_refused() -> None:
     pair = no_limit_pair()
     pair.recv(deliver_frame(1), header_frame(1, 10))
     with pytest.raises(RemoteProtocolError) as info:
-        pair.recv(encode_frame(FRAME_BODY, 1, b"x" * 11))
+        pair.recv(FakeBroker.frame(FRAME_BODY, 1, b"x" * 11))
     assert info.value.reply_code == 501

@@ -28,6 +28,58 @@ B = spec.Basic
 C = spec.Connection
 Q = spec.Queue
 
+# The exception each reply code must surface as, written out per code (not
+# asked of amqpio): the spec's reply codes (amqp0-9-1.xml <constant>s) with
+# aio-pika's names for them. aio-pika raises aiormq's exceptions, mapped by
+# ``aiormq.connection.EXCEPTION_MAPPING`` and ``aiormq.channel.EXCEPTION_MAPPING``;
+# a code missing from those gives the plain ConnectionClosed / ChannelClosed. ``test_expected_classes_are_aio_pikas`` checks these lists
+# against aiormq itself.
+CONNECTION_CLOSE_KINDS: list[tuple[int, type[exc.ConnectionClosed]]] = [
+    (320, exc.ConnectionClosed),  # connection-forced
+    (402, exc.ConnectionClosed),  # invalid-path
+    (501, exc.ConnectionFrameError),  # frame-error
+    (502, exc.ConnectionSyntaxError),  # syntax-error
+    (503, exc.ConnectionCommandInvalid),  # command-invalid
+    (504, exc.ConnectionChannelError),  # channel-error
+    (505, exc.ConnectionUnexpectedFrame),  # unexpected-frame
+    (506, exc.ConnectionResourceError),  # resource-error
+    (530, exc.ConnectionNotAllowed),  # not-allowed
+    (540, exc.ConnectionNotImplemented),  # not-implemented
+    (541, exc.ConnectionInternalError),  # internal-error
+]
+CHANNEL_CLOSE_KINDS: list[tuple[int, type[exc.ChannelClosed]]] = [
+    (403, exc.ChannelAccessRefused),  # access-refused
+    (404, exc.ChannelNotFoundEntity),  # not-found
+    (405, exc.ChannelLockedResource),  # resource-locked
+    (406, exc.ChannelPreconditionFailed),  # precondition-failed
+    (311, exc.ChannelClosed),  # content-too-large
+    (312, exc.ChannelClosed),  # no-route
+    (313, exc.ChannelClosed),  # no-consumers
+]
+
+
+def test_expected_classes_are_aio_pikas() -> None:
+    """The lists above name the classes aio-pika (aiormq) raises per code."""
+    from aiormq import channel as aiormq_channel
+    from aiormq import connection as aiormq_connection
+    from aiormq import exceptions as aiormq_exceptions
+
+    for code, kind in CONNECTION_CLOSE_KINDS:
+        theirs = aiormq_connection.EXCEPTION_MAPPING.get(
+            code, aiormq_exceptions.ConnectionClosed
+        )
+        assert kind.__name__ == theirs.__name__, code
+    for code, kind in CHANNEL_CLOSE_KINDS:
+        theirs = aiormq_channel.EXCEPTION_MAPPING.get(
+            code, aiormq_exceptions.ChannelClosed
+        )
+        assert kind.__name__ == theirs.__name__, code
+    # every code aiormq maps is covered
+    assert set(aiormq_connection.EXCEPTION_MAPPING) <= {
+        c for c, _ in CONNECTION_CLOSE_KINDS
+    }
+    assert set(aiormq_channel.EXCEPTION_MAPPING) <= {c for c, _ in CHANNEL_CLOSE_KINDS}
+
 
 def no_reply(channel: int, method: spec.Method) -> list[bytes]:
     return []
@@ -135,16 +187,7 @@ async def test_broker_connection_close_fails_everything(harness: Harness) -> Non
     assert not harness.transport.aborted  # CloseOk goes out, then a clean close
 
 
-@pytest.mark.parametrize(
-    ("code", "kind"),
-    [
-        (501, exc.ConnectionFrameError),
-        (503, exc.ConnectionCommandInvalid),
-        (504, exc.ConnectionChannelError),
-        (530, exc.ConnectionNotAllowed),
-        (541, exc.ConnectionInternalError),
-    ],
-)
+@pytest.mark.parametrize(("code", "kind"), CONNECTION_CLOSE_KINDS)
 async def test_broker_connection_close_is_mapped_by_code(
     harness: Harness, code: int, kind: type[exc.ConnectionClosed]
 ) -> None:
@@ -172,21 +215,32 @@ async def test_eof_fails_everything(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize(
-    ("frames", "code"),
+    ("frames", "code", "kind"),
     [
         # a heartbeat on a channel other than 0: FRAME_ERROR
-        (lambda b: [b.heartbeat(1)], 501),
+        (lambda b: [b.heartbeat(1)], 501, exc.ConnectionFrameError),
         # a frame on a channel that is not open: CHANNEL_ERROR
-        (lambda b: [b.method(9, Q.DeclareOk("q", 0, 0))], 504),
+        (
+            lambda b: [b.method(9, Q.DeclareOk("q", 0, 0))],
+            504,
+            exc.ConnectionChannelError,
+        ),
         # a reply nobody asked for: COMMAND_INVALID
-        (lambda b: [b.method(1, B.QosOk())], 503),
+        (lambda b: [b.method(1, B.QosOk())], 503, exc.ConnectionCommandInvalid),
         # a frame with a bad end octet: FRAME_ERROR
-        (lambda b: [b.method(1, Q.DeclareOk("q", 0, 0))[:-1] + b"\x00"], 501),
+        (
+            lambda b: [b.method(1, Q.DeclareOk("q", 0, 0))[:-1] + b"\x00"],
+            501,
+            exc.ConnectionFrameError,
+        ),
     ],
     ids=["heartbeat-on-channel", "unknown-channel", "unexpected-reply", "frame-end"],
 )
 async def test_remote_protocol_error_fails_everything(
-    harness: Harness, frames: Callable[[Any], list[bytes]], code: int
+    harness: Harness,
+    frames: Callable[[Any], list[bytes]],
+    code: int,
+    kind: type[exc.ConnectionClosed],
 ) -> None:
     loaded = await load(harness)
     # a delivery before the violation, in the same bytes, is still handed over
@@ -195,7 +249,6 @@ async def test_remote_protocol_error_fails_everything(
     assert harness.channels[loaded.other].kinds()[0] == "delivery"
     # the violation is reported under its reply code's class, e.g. 501 ->
     # ConnectionFrameError, with the core's RemoteProtocolError chained
-    kind = type(exc.connection_exception(code, ""))
     error = await check_all_failed(harness, loaded, kind)
     assert isinstance(error, exc.ConnectionClosed)
     assert error.reply_code == code
@@ -216,16 +269,7 @@ async def test_heartbeat_timeout_fails_everything(harness: Harness) -> None:
     assert harness.transport.aborted
 
 
-@pytest.mark.parametrize(
-    ("code", "kind"),
-    [
-        (403, exc.ChannelAccessRefused),
-        (404, exc.ChannelNotFoundEntity),
-        (405, exc.ChannelLockedResource),
-        (406, exc.ChannelPreconditionFailed),
-        (312, exc.ChannelClosed),
-    ],
-)
+@pytest.mark.parametrize(("code", "kind"), CHANNEL_CLOSE_KINDS)
 async def test_broker_channel_close_fails_that_channel(
     harness: Harness, code: int, kind: type[exc.ChannelClosed]
 ) -> None:
@@ -283,6 +327,8 @@ async def test_broker_channel_close_while_opening(harness: Harness) -> None:
     _, opening = harness.protocol.open_channel(listener)
     with pytest.raises(exc.ChannelClosed) as info:
         await opening
+    # 530 is no channel code in aio-pika's mapping: the plain ChannelClosed
+    assert type(info.value) is exc.ChannelClosed
     assert info.value.reply_code == 530
     assert listener.calls == [("closed", info.value)]
     assert_nothing_pending(harness.protocol)
