@@ -412,8 +412,15 @@ class Connection:
     # -- peer input ----------------------------------------------------------
 
     def _fail(self, exc: RemoteProtocolError, now: float) -> None:
-        if self._machine.fire(_I.VIOLATION) is _DISCARD:
+        action = self._machine.fire(_I.VIOLATION)
+        if action is _DISCARD:
             return
+        if action is _A.NONE:
+            # before initiate(): the stream must open with the protocol
+            # header, so there is no Close to send; the connection just ends
+            self._clear_channels()
+            exc.events = self._sink.events
+            raise exc
         # reply-text is a shortstr: at most 255 bytes of UTF-8.
         text = exc.text.encode()[:255].decode(errors="ignore")
         self._close = _C.Close(exc.reply_code, text, exc.class_id, exc.method_id)

@@ -197,7 +197,8 @@ CONNECTION_TRANSITIONS: Final[
     ]
 ] = {
     (_C.INITIAL, _CI.INITIATE): (_C.START_WAIT, _CA.SEND_PROTOCOL_HEADER),
-    (_C.INITIAL, _CI.VIOLATION): (_C.CLOSING, _CA.SEND_CLOSE),
+    # 4.2.2: nothing may precede the protocol header, not even a Close
+    (_C.INITIAL, _CI.VIOLATION): (_C.CLOSED, _CA.NONE),
     (_C.INITIAL, _CI.EOF): (_C.CLOSED, _CA.EMIT_LOST),
     # Handshake. Spec, Connection: "The client [...] MUST respond with
     # start-ok [...] tune-ok [...] open".
