@@ -10,7 +10,6 @@ drives amqpio (or, to be silent on purpose, a hand-written client) against
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,30 +21,7 @@ from amqpio.codec.frames import FRAME_HEARTBEAT, PROTOCOL_HEADER, FrameReader
 from helpers.broker import FakeBroker
 
 from .fake_server import FakeConnection, FakeServer
-
-WAIT = 10.0
-FAST: dict[str, Any] = {"reconnect_interval": 0, "reconnect_max_interval": 0.05}
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    server = await FakeServer().start()
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-async def within(awaitable: Any, timeout: float = WAIT) -> Any:
-    return await asyncio.wait_for(awaitable, timeout)
-
-
-async def eventually(check: Any, timeout: float = WAIT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "condition not met"
-        await asyncio.sleep(0.005)
+from .support import FAST, eventually, within
 
 
 def confirms(conn: FakeConnection) -> list[tuple[int, Any]]:

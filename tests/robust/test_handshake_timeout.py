@@ -7,8 +7,6 @@ are accepted and never answered, as a stuck broker or a black-holing proxy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -16,17 +14,7 @@ import amqpio
 from amqpio import exceptions as exc
 
 from .fake_server import FakeServer
-
-FAST: dict[str, Any] = {"reconnect_interval": 0, "reconnect_max_interval": 0.05}
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeServer]:
-    server = await FakeServer().start()
-    try:
-        yield server
-    finally:
-        await server.close()
+from .support import FAST
 
 
 async def test_fail_fast_raises_the_handshake_timeout(server: FakeServer) -> None:
