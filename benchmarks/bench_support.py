@@ -5,12 +5,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
+import time
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 #: --loop choices: the standard library's event loop, or uvloop's
 LOOPS = ("asyncio", "uvloop")
+
+#: Who runs in each round: amqpio, aio-pika, and aio-pika again as a control
+#: (the ratio of aio-pika to itself is the noise floor of the run).
+CONTENDERS = (("amqpio", "amqpio"), ("aio_pika", "aio_pika"), ("control", "aio_pika"))
+
+
+def rotated(round_: int) -> list[tuple[str, str]]:
+    """The contenders in this round's order (each goes first in turn)."""
+    shift = round_ % len(CONTENDERS)
+    return [*CONTENDERS[shift:], *CONTENDERS[:shift]]
+
+
+def save_raw(kind: str, loop: str, data: dict[str, Any]) -> Path:
+    """Keep a run's per-round figures as JSON in benchmarks/results/."""
+    out = Path(__file__).with_name("results")
+    out.mkdir(exist_ok=True)
+    path = out / f"{kind}-{loop}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(data, indent=1))
+    return path
 
 
 def add_loop_argument(parser: argparse.ArgumentParser) -> None:

@@ -26,11 +26,19 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench_support import add_loop_argument, broker, loop_name, percentile, run
+from bench_support import (
+    CONTENDERS,
+    add_loop_argument,
+    broker,
+    loop_name,
+    percentile,
+    rotated,
+    run,
+    save_raw,
+)
 
 BODY = b"x" * 64
 
@@ -393,26 +401,6 @@ THROUGHPUT: list[tuple[str, Scenario]] = [
     ("publish, confirms, one at a time", publish_confirmed_sequential),
     ("1 MiB messages end to end (publish + consume)", transfer_1mib),
 ]
-
-
-#: Who runs in each round: amqpio, aio-pika, and aio-pika again as a control
-#: (the ratio of aio-pika to itself is the noise floor of the run).
-CONTENDERS = (("amqpio", "amqpio"), ("aio_pika", "aio_pika"), ("control", "aio_pika"))
-
-
-def rotated(round_: int) -> list[tuple[str, str]]:
-    """The contenders in this round's order (each goes first in turn)."""
-    shift = round_ % len(CONTENDERS)
-    return [*CONTENDERS[shift:], *CONTENDERS[:shift]]
-
-
-def save_raw(kind: str, loop: str, data: dict[str, Any]) -> Path:
-    """Keep a run's per-round figures as JSON next to the tables."""
-    out = Path(__file__).with_name("results")
-    out.mkdir(exist_ok=True)
-    path = out / f"{kind}-{loop}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(data, indent=1))
-    return path
 
 
 async def main_async(

@@ -6,8 +6,10 @@ Without ``--url`` (or ``AMQP_URL``) a throwaway node is started from the local
 ``rabbitmq-server`` install on port 5790 and stopped afterwards. The same
 scenario code runs on both libraries (each imported as ``aio_pika``); caller
 and callee (master and worker) use separate connections of the same library.
-Rounds alternate between the libraries; each row is the median over
-``--repeat`` rounds. Ratios are amqpio's advantage: throughput amqpio /
+The order of the libraries rotates every round and the concurrent rows run
+aio-pika a second time as a control (its ratio to itself is the noise floor);
+each row is the median over ``--repeat`` rounds, and the per-round figures are
+kept as JSON in ``benchmarks/results/``. Ratios are amqpio's advantage: throughput amqpio /
 aio-pika, latency aio-pika / amqpio (higher is better for amqpio either way).
 
 Scenarios:
@@ -38,7 +40,16 @@ from functools import partial
 from types import ModuleType
 from typing import Any
 
-from bench_support import add_loop_argument, broker, loop_name, percentile, run
+from bench_support import (
+    CONTENDERS,
+    add_loop_argument,
+    broker,
+    loop_name,
+    percentile,
+    rotated,
+    run,
+    save_raw,
+)
 from rpc_floor import raw_rpc_pair
 
 LIBS = ("amqpio", "aio_pika")
@@ -304,29 +315,40 @@ def explain_floor(floor: dict[str, float]) -> None:
         )
 
 
-async def main_async(url: str, calls: int, repeat: int, only: str | None) -> None:
+async def main_async(
+    url: str, calls: int, repeat: int, only: str | None, raw: dict[str, Any]
+) -> None:
     libs = {name: importlib.import_module(name) for name in LIBS}
     print(
         f"Python {platform.python_version()} on {loop_name()}, amqpio {libs['amqpio'].__version__}, "
         f"aio-pika {libs['aio_pika'].__version__}, {calls} calls/tasks per round, "
-        f"median of {repeat} interleaved rounds"
+        f"median of {repeat} rounds (order rotated each round; the concurrent rows "
+        f"also run aio-pika against itself as a control)"
     )
     print()
     print("| scenario | metric | amqpio | aio-pika | amqpio advantage |")
     print("|---|---|---:|---:|---:|")
     floor = await sequential_rows(libs, url, calls, repeat, only)
+    controls: list[str] = []
     for title, scenario, metrics in ROWS:
         if only and only not in title:
             continue
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name in libs}
-        for _ in range(repeat):
-            for name, lib in libs.items():
-                runs[name].append(await scenario(lib, url, calls))
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in CONTENDERS}
+        for round_ in range(repeat):
+            for name, module in rotated(round_):
+                if module in libs:
+                    runs[name].append(await scenario(libs[module], url, calls))
+        raw[title] = runs
         for metric, unit in metrics:
-            ours, theirs = (
-                statistics.median(run[metric] for run in runs[name]) for name in libs
+            ours, theirs, control = (
+                statistics.median(run[metric] for run in runs[name])
+                for name, _ in CONTENDERS
             )
             _row(title, metric, unit, ours, theirs)
+            controls.append(f"{title}, {metric}: {theirs / control:.2f}")
+    if controls:
+        print()
+        print("Control, aio-pika against itself: " + "; ".join(controls))
     if floor is not None:
         explain_floor(floor)
 
@@ -339,8 +361,10 @@ def main() -> int:
     parser.add_argument("--only", default=None, help="run rows whose title has this")
     add_loop_argument(parser)
     args = parser.parse_args()
+    raw: dict[str, Any] = {"argv": sys.argv[1:], "python": platform.python_version()}
     with broker(args.url, "patterns-bench", 5790) as url:
-        run(main_async(url, args.calls, args.repeat, args.only), args.loop)
+        run(main_async(url, args.calls, args.repeat, args.only, raw), args.loop)
+    print(f"\nper-round figures: {save_raw('patterns', args.loop, raw)}")
     return 0
 
 
