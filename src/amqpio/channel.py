@@ -552,7 +552,9 @@ class Channel(AbstractChannel):
     ) -> None:
         if confirm.cancelled() or confirm.exception() is not None:
             return  # the channel or connection ended: still unknown
-        acked = type(confirm.result()) is Basic.Ack
+        # a returned mandatory message is acked too (its confirm future then
+        # holds the returned message): only a Basic.Nack is a refusal
+        acked = type(confirm.result()) is not Basic.Nack
         log.debug(
             "Late %s for delivery tag %s on %s",
             "ack" if acked else "nack",
