@@ -227,7 +227,10 @@ class RobustChannel(Channel, AbstractRobustChannel):
         if self._gone():
             return self._closed_for_good(timeout)
         broken = self._broken
-        if broken is not None:
+        if broken is not None and not self._live:
+            # closed by a channel exception and not open again: raise as a
+            # plain channel does; once the new channel is open (is_closed is
+            # False) calls wait below for its topology replay instead
             raise exc.ChannelInvalidStateError(
                 f"Channel is closed: {broken!r} (it is being reopened)"
             ) from broken
