@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import json
 import platform
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -95,21 +96,17 @@ async def publish_confirmed_pipelined(lib: ModuleType, url: str, n: int) -> floa
     return await _pipelined(lib, url, n, BODY, 1000)
 
 
-async def transfer_1mib(lib: ModuleType, url: str, n: int) -> float:
-    """1 MiB messages end to end: published with confirms (10 outstanding) on one
-    connection, consumed with acks on another; MiB/s == msg/s.
-
-    Consuming as fast as publishing keeps the queue short, so the figure is
-    not the broker paging a growing queue to disk.
-    """
-    count = max(50, n // 100)
-    body = b"m" * 1048576
-    name = f"bench-big-{uuid.uuid4().hex}"
-    async with await lib.connect(url) as consumer_connection:
-        consumer_channel = await consumer_connection.channel()
-        await consumer_channel.set_qos(prefetch_count=10)
-        queue = await consumer_channel.declare_queue(name, auto_delete=True)
-        done = asyncio.get_running_loop().create_future()
+@contextlib.asynccontextmanager
+async def acking_consumer(
+    lib: ModuleType, url: str, name: str, count: int, prefetch: int
+) -> AsyncIterator[asyncio.Future[None]]:
+    """A consumer on its own connection that acks each message of queue
+    ``name`` (declared auto-delete); yields a future done after ``count``."""
+    async with await lib.connect(url) as connection:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        queue = await channel.declare_queue(name, auto_delete=True)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         received = 0
 
         async def on_message(message: Any) -> None:
@@ -120,26 +117,42 @@ async def transfer_1mib(lib: ModuleType, url: str, n: int) -> float:
                 done.set_result(None)
 
         await queue.consume(on_message)
-        async with await lib.connect(url) as connection:
-            channel = await connection.channel()
-            slots = asyncio.Semaphore(10)
+        yield done
 
-            async def one() -> None:
-                try:
-                    await channel.default_exchange.publish(
-                        lib.Message(body), routing_key=name
-                    )
-                finally:
-                    slots.release()
 
-            tasks = []
-            start = time.perf_counter()
-            for _ in range(count):
-                await slots.acquire()
-                tasks.append(asyncio.ensure_future(one()))
-            await asyncio.gather(*tasks)
-            await done
-            elapsed = time.perf_counter() - start
+async def transfer_1mib(lib: ModuleType, url: str, n: int) -> float:
+    """1 MiB messages end to end: published with confirms (10 outstanding) on one
+    connection, consumed with acks on another; MiB/s == msg/s.
+
+    Consuming as fast as publishing keeps the queue short, so the figure is
+    not the broker paging a growing queue to disk.
+    """
+    count = max(50, n // 100)
+    body = b"m" * 1048576
+    name = f"bench-big-{uuid.uuid4().hex}"
+    async with (
+        acking_consumer(lib, url, name, count, 10) as done,
+        await lib.connect(url) as connection,
+    ):
+        channel = await connection.channel()
+        slots = asyncio.Semaphore(10)
+
+        async def one() -> None:
+            try:
+                await channel.default_exchange.publish(
+                    lib.Message(body), routing_key=name
+                )
+            finally:
+                slots.release()
+
+        tasks = []
+        start = time.perf_counter()
+        for _ in range(count):
+            await slots.acquire()
+            tasks.append(asyncio.ensure_future(one()))
+        await asyncio.gather(*tasks)
+        await done
+        elapsed = time.perf_counter() - start
     return count / elapsed
 
 
@@ -168,36 +181,23 @@ async def large_end_to_end(
     count = max(4, total // size)
     body = bytes(range(256)) * (size // 256)
     name = f"bench-large-{uuid.uuid4().hex}"
-    async with await lib.connect(url) as consumer_connection:
-        consumer_channel = await consumer_connection.channel()
-        await consumer_channel.set_qos(
-            prefetch_count=max(1, min(100, (4 << 20) // size))
-        )
-        queue = await consumer_channel.declare_queue(name, auto_delete=True)
-        done = asyncio.get_running_loop().create_future()
-        received = 0
-
-        async def on_message(message: Any) -> None:
-            nonlocal received
-            await message.ack()
-            received += 1
-            if received == count and not done.done():
-                done.set_result(None)
-
-        await queue.consume(on_message)
-        async with await lib.connect(url) as connection:
-            channel = await connection.channel(publisher_confirms=False)
-            exchange = channel.default_exchange
-            await asyncio.sleep(0.1)
-            with open("/proc/self/clear_refs", "w") as clear:
-                clear.write("5")  # the peak restarts from the current RSS
-            base = _status_mib("VmRSS")
-            start = time.perf_counter()
-            for _ in range(count):
-                await exchange.publish(lib.Message(body), routing_key=name)
-            await done
-            elapsed = time.perf_counter() - start
-            growth = _status_mib("VmHWM") - base
+    prefetch = max(1, min(100, (4 << 20) // size))
+    async with (
+        acking_consumer(lib, url, name, count, prefetch) as done,
+        await lib.connect(url) as connection,
+    ):
+        channel = await connection.channel(publisher_confirms=False)
+        exchange = channel.default_exchange
+        await asyncio.sleep(0.1)
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # the peak restarts from the current RSS
+        base = _status_mib("VmRSS")
+        start = time.perf_counter()
+        for _ in range(count):
+            await exchange.publish(lib.Message(body), routing_key=name)
+        await done
+        elapsed = time.perf_counter() - start
+        growth = _status_mib("VmHWM") - base
     return count * size / (1 << 20) / elapsed, growth
 
 
