@@ -1,6 +1,7 @@
 """Bounded buffering: writes at FLUSH_AT, publishers wait while the transport is
 paused, while the broker blocks the connection and while channels hold frames
-behind a request; the loop's turn is shared after TURN_BUDGET publishes."""
+behind a request; the loop's turn is shared after TURN_BUDGET publishes or
+TURN_BYTES of bodies."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from amqpio import exceptions as exc
 from amqpio import spec
 from amqpio.spec import BasicProperties
-from amqpio.transport.protocol import FLUSH_AT, TURN_BUDGET
+from amqpio.transport.protocol import FLUSH_AT, TURN_BUDGET, TURN_BYTES
 
 from .fakes import FakeTransport, Harness, connect, settle
 
@@ -83,6 +84,30 @@ async def test_a_publisher_yields_after_its_turn_budget(harness: Harness) -> Non
     assert not protocol.publish_must_wait
     await settle()
     assert len(harness.broker.published()) == TURN_BUDGET + 1
+
+
+async def test_a_publisher_of_large_bodies_yields_after_its_byte_budget(
+    harness: Harness,
+) -> None:
+    # the socket takes everything (the transport never pauses): without a byte
+    # budget a loop of 1 MiB publishes would copy TURN_BUDGET MiB in one turn
+    channel = await harness.open_channel()
+    protocol = harness.protocol
+    await fresh_iteration()
+    body = b"b" * (1 << 20)
+    assert await protocol.wait_writable(None) is None
+    in_turn = 0
+    while not protocol.publish_must_wait or in_turn == 0:
+        protocol.publish(channel, "", "q", body, PROPS, False, False)
+        in_turn += 1
+    assert not protocol.writing_paused
+    assert in_turn == TURN_BYTES // len(body)
+    assert await protocol.wait_writable(None) is None
+    # a new iteration: the budget starts again with its first publish
+    protocol.publish(channel, "", "q", body, PROPS, False, False)
+    assert not protocol.publish_must_wait
+    await settle()
+    assert len(harness.broker.published()) == in_turn + 1
 
 
 async def test_publishers_wait_while_the_transport_is_paused(

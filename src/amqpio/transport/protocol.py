@@ -44,6 +44,7 @@ from ..spec import Connection as ConnectionMethods
 __all__ = [
     "FLUSH_AT",
     "TURN_BUDGET",
+    "TURN_BYTES",
     "AMQPProtocol",
     "ChannelListener",
     "ConnectionListener",
@@ -56,6 +57,10 @@ FLUSH_AT: Final = 65536
 #: Publishes in one loop iteration after which a publisher lets the other
 #: tasks run (a publishing loop never starves the event loop).
 TURN_BUDGET: Final = 128
+#: Body bytes published in one loop iteration after which a publisher lets
+#: the other tasks run: while the socket takes everything, a loop of large
+#: publishes would otherwise copy ``TURN_BUDGET`` bodies in one iteration.
+TURN_BYTES: Final = 4 << 20
 #: The transport's write buffer limits: above HIGH it pauses us.
 WRITE_BUFFER_HIGH: Final = 1 << 20
 WRITE_BUFFER_LOW: Final = 256 << 10
@@ -189,6 +194,7 @@ class AMQPProtocol(asyncio.Protocol):
         #: A command was queued in this loop iteration: _end_turn will write.
         self._turn_open = False
         self._turn_publishes = 0
+        self._turn_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._paused = False
@@ -351,6 +357,7 @@ class AMQPProtocol(asyncio.Protocol):
     def _end_turn(self) -> None:
         self._turn_open = False
         self._turn_publishes = 0
+        self._turn_bytes = 0
         self._flush()
 
     @property
@@ -368,9 +375,16 @@ class AMQPProtocol(asyncio.Protocol):
         return (
             not self._turn_open
             or self._turn_publishes >= TURN_BUDGET
-            or self._paused
-            or self.blocked is not None
-            or self.core.bytes_held >= FLUSH_AT
+            or self._turn_bytes >= TURN_BYTES
+            or self._holding
+        )
+
+    @property
+    def _holding(self) -> bool:
+        # publishes wait: paused transport, blocked broker, or channels hold
+        # FLUSH_AT bytes behind pending requests
+        return (
+            self._paused or self.blocked is not None or self.core.bytes_held >= FLUSH_AT
         )
 
     async def wait_writable(self, timeout: float | None = None) -> float | None:
@@ -382,23 +396,15 @@ class AMQPProtocol(asyncio.Protocol):
         if it ends, and ``asyncio.TimeoutError`` when ``timeout`` passes
         (nothing was sent then).
         """
-        if not (
-            self._paused or self.blocked is not None or self.core.bytes_held >= FLUSH_AT
-        ):
+        if not self._holding:
             await _one_turn()
             self.check_open()
             # other publishers ran meanwhile (they may have filled the buffer)
-            if not (
-                self._paused
-                or self.blocked is not None
-                or self.core.bytes_held >= FLUSH_AT
-            ):
+            if not self._holding:
                 return timeout
         loop = self.loop
         deadline = None if timeout is None else loop.time() + timeout
-        while (
-            self._paused or self.blocked is not None or self.core.bytes_held >= FLUSH_AT
-        ):
+        while self._holding:
             self.check_open()
             waiter: asyncio.Future[None] = loop.create_future()
             self._writers.append(waiter)
@@ -594,6 +600,7 @@ class AMQPProtocol(asyncio.Protocol):
         except LocalProtocolError as error:
             raise exc.ChannelInvalidStateError(str(error)) from None
         self._turn_publishes += 1
+        self._turn_bytes += len(body)
         self._schedule_flush()
         if tag is None:
             return None
