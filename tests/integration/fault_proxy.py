@@ -14,13 +14,22 @@ upstream connection to the broker and two pumps (one per direction). Faults:
 * ``cut_after`` aborts new connections once that many broker bytes went to the
   client (e.g. in the middle of the handshake);
 * ``refuse`` accepts new connections and closes them at once.
+
+With ``tap`` set, the proxy also reads the frames the clients send (parsed here
+from the bytes, independently of amqpio's codec) and records every method in
+``methods_up`` as ``(loop time, channel, class id, method id)``: what the
+broker was sent, and when.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
 import urllib.parse
+
+PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
+FRAME_METHOD = 1
 
 
 class _Link:
@@ -39,6 +48,30 @@ class _Link:
         self.orphaned = False
         self.cut_after = proxy.cut_after
         self.sent_to_client = 0
+        self._up = bytearray()  # client bytes not parsed yet (tap)
+        self._header_seen = False
+
+    def _tap(self, data: bytes) -> None:
+        """Record the methods in the client's bytes (frame layout of the spec:
+        type octet, channel short, size long, payload, frame-end octet)."""
+        buffer = self._up
+        buffer += data
+        if not self._header_seen:
+            if len(buffer) < len(PROTOCOL_HEADER):
+                return
+            assert buffer[:8] == PROTOCOL_HEADER, bytes(buffer[:8])
+            del buffer[:8]
+            self._header_seen = True
+        now = asyncio.get_running_loop().time()
+        while len(buffer) >= 7:
+            kind, channel, size = struct.unpack_from(">BHI", buffer)
+            if len(buffer) < 8 + size:
+                return
+            assert buffer[7 + size] == 0xCE, "frame end"
+            if kind == FRAME_METHOD:
+                class_id, method_id = struct.unpack_from(">HH", buffer, 7)
+                self.proxy.methods_up.append((now, channel, class_id, method_id))
+            del buffer[: 8 + size]
 
     def abort(self) -> None:
         for writer in (self.client_writer, self.upstream_writer):
@@ -82,6 +115,8 @@ class _Link:
                 return
             if self.stalled:
                 continue
+            if proxy.tap and not down:
+                self._tap(data)
             if proxy.delay:
                 await asyncio.sleep(proxy.delay)
             if down:
@@ -122,6 +157,8 @@ class FaultProxy:
         self.cuts = 0
         self.handshake_cuts = 0
         self.bytes_to_clients = 0
+        self.tap = False
+        self.methods_up: list[tuple[float, int, int, int]] = []
         self.links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.base_events.Server | None = None

@@ -3,12 +3,16 @@
 aio-pika waits ``reconnect_interval`` before reconnecting a connection that
 worked; amqpio does the same, and backs off (doubling, jittered, capped) only
 over consecutive failed attempts. The spacing is read from the times the fault
-proxy in front of the broker accepted each connection.
+proxy in front of the broker accepted each connection. A channel whose restore
+fails (the connection up) is retried with the same backoff from
+``RobustChannel.RESTORE_RETRY_DELAY``: read from the Channel.Open frames the
+proxy forwarded to the broker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import itertools
 from types import ModuleType
@@ -17,6 +21,8 @@ from typing import Any
 import pytest
 
 import amqpio
+from amqpio import exceptions as exc
+from amqpio.robust_channel import RobustChannel
 from amqpio.testing.rabbitmq import Broker
 from helpers.reference import needs_aio_pika_10
 
@@ -95,6 +101,60 @@ async def test_reconnect_on_demand_does_not_wait(
         assert loop.time() - started < 4
         assert len(proxy.accept_times) == 2
     finally:
+        await connection.close()
+
+
+CHANNEL_OPEN = (20, 10)
+
+
+async def test_a_failing_channel_restore_is_retried_with_backoff(
+    rabbitmq: Broker, proxy: FaultProxy
+) -> None:
+    name = unique("restore-backoff")
+    cap = 1.0
+    proxy.tap = True
+    connection = await amqpio.connect_robust(
+        proxy.url(rabbitmq.url), reconnect_max_interval=cap
+    )
+
+    def opens() -> list[float]:
+        return [
+            t for t, _, *method in proxy.methods_up if tuple(method) == CHANNEL_OPEN
+        ]
+
+    try:
+        channel = await connection.channel()
+        await channel.declare_queue(name, arguments={"x-max-length": 10})
+        async with await amqpio.connect(rabbitmq.url) as other:
+            other_channel = await other.channel()
+            # the recorded declare now conflicts (406): every restore fails
+            await other_channel.queue_delete(name)
+            await other_channel.declare_queue(name, arguments={"x-max-length": 20})
+            before = len(opens())
+            with pytest.raises(exc.ChannelNotFoundEntity):
+                await channel.declare_queue(unique("missing"), passive=True)
+            # the first reopen at once, then four retries after failures
+            await eventually(lambda: len(opens()) >= before + 5, timeout=15)
+            times = opens()[before : before + 5]
+            gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+            base = RobustChannel.RESTORE_RETRY_DELAY
+            for retry, gap in enumerate(gaps, 1):
+                ceiling = min(cap, base * 2 ** (retry - 1))
+                # jitter: between half and all of the ceiling, plus one failed
+                # attempt (open + declare round trips)
+                assert ceiling / 2 * 0.95 <= gap < ceiling + 0.5, (retry, gaps)
+            assert gaps[3] > gaps[0], gaps  # it grows: 0.5-1 s against 0.125-0.25
+            # the conflict gone, the next retry restores the channel
+            await other_channel.queue_delete(name)
+        await eventually(lambda: not channel.is_closed, timeout=10)
+        # deleted above: the replay declared it again, with its own arguments
+        await within(channel.declare_queue(name, passive=True), 10)
+        async with await amqpio.connect(rabbitmq.url) as other:
+            other_channel = await other.channel()
+            await other_channel.declare_queue(name, arguments={"x-max-length": 10})
+    finally:
+        with contextlib.suppress(Exception):
+            await within(channel.queue_delete(name), 10)
         await connection.close()
 
 
