@@ -190,20 +190,41 @@ def test_decode_shortstr_threads_the_offset() -> None:
 
 
 @pytest.mark.parametrize(
-    ("buf", "offset"),
-    [(b"", 0), (b"\x03ab", 0), (b"\x05hello", 1), (b"\x00\xff" + b"a" * 254, 1)],
+    ("buf", "offset", "reason"),
+    [
+        (b"", 0, "shortstr length missing"),
+        (b"\x00", 1, "shortstr length missing"),
+        (b"\x03ab", 0, "shortstr runs past the end of the payload"),
+        (b"\x05hello", 1, "shortstr runs past the end of the payload"),
+        (b"\x00\xff" + b"a" * 254, 1, "shortstr runs past the end of the payload"),
+    ],
 )
-def test_decode_truncated_shortstr_raises_frame_error(buf: bytes, offset: int) -> None:
+def test_decode_truncated_shortstr_raises_frame_error(
+    buf: bytes, offset: int, reason: str
+) -> None:
     with pytest.raises(FrameDecodeError) as info:
         decode_shortstr(buf, offset)
     assert info.value.reply_code == 501
+    assert (info.value.reason, info.value.offset) == (reason, offset)
+    assert str(info.value) == f"{reason} (at offset {offset})"
 
 
 @pytest.mark.parametrize("raw", [b"\xff", b"\xc3", b"ab\xc3\x28", b"\xed\xa0\x80"])
 def test_decode_invalid_utf8_shortstr_raises_syntax_error(raw: bytes) -> None:
     with pytest.raises(SyntaxDecodeError) as info:
-        decode_shortstr(bytes([len(raw)]) + raw, 0)
+        decode_shortstr(b"x" + bytes([len(raw)]) + raw, 1)
     assert info.value.reply_code == 502
+    assert (info.value.reason, info.value.offset) == ("shortstr is not valid UTF-8", 1)
+
+
+def test_text_that_is_not_utf8_encodable_raises_encode_error() -> None:
+    message = "text is not encodable as UTF-8: surrogates not allowed"
+    with pytest.raises(EncodeError) as info:
+        encode_shortstr("\ud800")
+    assert str(info.value) == message
+    with pytest.raises(EncodeError) as info:
+        encode_longstr("a\udfff")
+    assert str(info.value) == message
 
 
 # -- longstr -----------------------------------------------------------------
@@ -238,8 +259,9 @@ def test_longstr_limit_is_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
     # 4 GiB strings are impractical in a unit test; shrink the limit instead.
     monkeypatch.setattr(values, "LONGSTR_MAX", 3)
     assert encode_longstr(b"abc") == b"\x00\x00\x00\x03abc"
-    with pytest.raises(EncodeError):
+    with pytest.raises(EncodeError) as info:
         encode_longstr(b"abcd")
+    assert str(info.value) == "longstr longer than 2**32 - 1 bytes"
 
 
 def test_decode_empty_longstr() -> None:
@@ -247,19 +269,23 @@ def test_decode_empty_longstr() -> None:
 
 
 @pytest.mark.parametrize(
-    ("buf", "offset"),
+    ("buf", "offset", "reason"),
     [
-        (b"", 0),
-        (b"\x00\x00\x00", 0),
-        (b"\x00\x00\x00\x05abcd", 0),
-        (b"\x00\x00\x00\x00", 1),
-        (b"\xff\xff\xff\xffabc", 0),
+        (b"", 0, "longstr length missing"),
+        (b"\x00\x00\x00", 0, "longstr length missing"),
+        (b"\x00\x00\x00\x00", 1, "longstr length missing"),
+        (b"\x00\x00\x00\x05abcd", 0, "longstr runs past the end of the payload"),
+        (b"\xff\xff\xff\xffabc", 0, "longstr runs past the end of the payload"),
+        (b"-\x00\x00\x00\x02a", 1, "longstr runs past the end of the payload"),
     ],
 )
-def test_decode_truncated_longstr_raises_frame_error(buf: bytes, offset: int) -> None:
+def test_decode_truncated_longstr_raises_frame_error(
+    buf: bytes, offset: int, reason: str
+) -> None:
     with pytest.raises(FrameDecodeError) as info:
         decode_longstr(buf, offset)
     assert info.value.reply_code == 501
+    assert (info.value.reason, info.value.offset) == (reason, offset)
 
 
 # -- timestamps --------------------------------------------------------------
