@@ -536,3 +536,55 @@ def test_truncated_valid_table_raises_only_decode_errors(
     cut = data.draw(st.integers(min_value=0, max_value=len(wire) - 1))
     with pytest.raises(DecodeError):
         decode_table(wire[:cut])
+
+
+# -- error reasons and offsets (each checked: a wrong one survived mutation) --
+
+
+@pytest.mark.parametrize(
+    ("decode", "what"),
+    [(decode_table, "field table"), (decode_array, "field array")],
+)
+@pytest.mark.parametrize("prefix", [b"", b"xyz"])
+def test_a_cut_size_prefix_is_reported_at_its_offset(
+    decode: Callable[..., Any], what: str, prefix: bytes
+) -> None:
+    with pytest.raises(FrameDecodeError) as info:
+        decode(prefix + b"\x00\x00", len(prefix))
+    assert (info.value.reason, info.value.offset) == (f"truncated {what}", len(prefix))
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_arrays_and_tables_decode_from_any_buffer(kind: Callable[..., Any]) -> None:
+    array = [1, "two", b"three", [4.5], {"six": None}]
+    wire = b"--" + encode_array(array)
+    assert decode_array(kind(wire), 2) == (array, len(wire))
+    table = {"a": array, "b": True}
+    wire = b"-" + encode_table(table)
+    assert decode_table(kind(wire), 1) == (table, len(wire))
+
+
+def test_an_array_may_not_run_past_the_end_it_is_given() -> None:
+    wire = encode_array(["abc", 1])
+    assert decode_array(wire, 0, len(wire)) == (["abc", 1], len(wire))
+    with pytest.raises(DecodeError):
+        decode_array(wire + b"tail", 0, len(wire) - 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "name"), [(object(), "object"), ({1, 2}, "set"), (1j, "complex")]
+)
+def test_a_value_of_no_field_type_names_its_type(value: Any, name: str) -> None:
+    with pytest.raises(EncodeError) as info:
+        encode_table({"k": value})
+    assert str(info.value) == f"cannot encode {name} in a field table"
+    with pytest.raises(EncodeError) as info:
+        encode_array([value])
+    assert str(info.value) == f"cannot encode {name} in a field table"
+
+
+def test_an_array_value_that_cannot_be_encoded_says_why() -> None:
+    with pytest.raises(EncodeError) as info:
+        encode_array(["\ud800"])
+    assert str(info.value).startswith("field array value cannot be encoded: ")
+    assert "surrogates not allowed" in str(info.value)
