@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amqpio.codec.errors import FrameDecodeError
+from amqpio.codec.errors import EncodeError, FrameDecodeError
 from amqpio.codec.frames import (
     FRAME_BODY,
     FRAME_END,
@@ -624,3 +624,99 @@ def test_reader_buffers_at_most_one_frame_plus_one_chunk(chunk: int) -> None:
         assert reader.buffered < frame_max
     assert received == 8
     assert reader.buffered == 0
+
+
+# -- edges a first mutation-testing pass found unchecked ---------------------
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["read_frame", "read_frames"])
+@pytest.mark.parametrize(
+    ("frame_type", "size", "view"),
+    [
+        (FRAME_BODY, 16384, True),  # from 16 KiB a body payload is a view
+        (FRAME_BODY, 16383, False),
+        (FRAME_METHOD, 20000, False),  # only bodies
+        (FRAME_HEADER, 20000, False),
+    ],
+)
+def test_only_large_body_payloads_are_views_of_the_buffer(
+    batch: bool, frame_type: int, size: int, view: bool
+) -> None:
+    payload = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    reader = FrameReader(0, stream_bodies=True)
+    reader.feed(encode_frame(frame_type, 5, payload) + HEARTBEAT)
+    if batch:
+        first = reader.read_frames()[0]
+    else:
+        frame = reader.read_frame()
+        assert isinstance(frame, Frame)
+        first = (frame.frame_type, frame.channel, frame.payload)
+    assert (first[0], first[1], bytes(first[2])) == (frame_type, 5, payload)
+    assert isinstance(first[2], memoryview) is view
+    # a reader that does not stream bodies never hands out views
+    plain = FrameReader(0)
+    plain.feed(encode_frame(frame_type, 5, payload))
+    assert type(plain.read_frames()[0][2]) is bytes
+
+
+def test_a_bad_streamed_frame_end_is_reported_at_its_offset() -> None:
+    frame = bytearray(encode_frame(FRAME_BODY, 1, BIG))
+    frame[-1] = 0x00
+    reader = FrameReader(0, stream_bodies=True)
+    reader.feed(bytes(frame[:50000]))
+    reader.read_frames()
+    reader.feed(bytes(frame[50000:]))
+    with pytest.raises(FrameDecodeError) as info:
+        reader.read_frames()
+    assert info.value.reason == "frame-end octet is 0x00, not 0xce"
+    assert info.value.offset == len(frame) - 1 - 50000  # in the second chunk
+
+
+@pytest.mark.parametrize("prefix", [b"", HEARTBEAT])
+def test_reader_failures_carry_the_offset_of_the_bad_frame(prefix: bytes) -> None:
+    reader = FrameReader(0)
+    reader.feed(prefix + struct.pack(">BHI", 9, 0, 0) + b"\xce")
+    with pytest.raises(FrameDecodeError) as info:
+        while True:
+            reader.read_frame()
+    assert (info.value.reason, info.value.offset) == (
+        "unknown frame type 9",
+        len(prefix),
+    )
+
+
+def test_frames_of_exactly_frame_max_are_accepted() -> None:
+    reader = FrameReader(4096)
+    reader.feed(encode_frame(FRAME_BODY, 1, b"x" * (4096 - FRAME_OVERHEAD)))
+    assert len(reader.read_frames()[0][2]) == 4096 - FRAME_OVERHEAD
+    reader.feed(encode_frame(FRAME_BODY, 1, b"x" * (4096 - FRAME_OVERHEAD + 1)))
+    with pytest.raises(FrameDecodeError) as info:
+        reader.read_frames()
+    assert info.value.reason == "frame of 4097 bytes exceeds frame_max 4096"
+
+
+def test_content_frames_may_fill_frame_max_exactly() -> None:
+    properties = BasicProperties(content_type="x" * 50).encode()
+    method = Basic.Publish(exchange="e" * 30, routing_key="r").encode()
+    # the header frame is the largest: exactly frame_max is accepted
+    frame_max = len(properties) + 12 + FRAME_OVERHEAD
+    assert frame_max > len(method) + FRAME_OVERHEAD
+    parts = encode_content(1, method, 60, properties, b"abc", frame_max)
+    assert b"".join(map(bytes, parts))
+    with pytest.raises(EncodeError) as info:
+        encode_content(1, method, 60, properties, b"abc", frame_max - 1)
+    assert str(info.value) == (
+        f"content header of {frame_max} bytes (properties, e.g. headers, too "
+        f"large) exceeds frame_max {frame_max - 1}"
+    )
+    # the method frame alone: exactly frame_max is accepted
+    frame_max = len(method) + FRAME_OVERHEAD
+    empty = BasicProperties().encode()
+    encode_content(1, method, 60, empty, b"abc", frame_max)
+    with pytest.raises(EncodeError) as info:
+        encode_content(1, method, 60, empty, b"abc", frame_max - 1)
+    assert str(info.value) == (
+        f"method frame of {frame_max} bytes exceeds frame_max {frame_max - 1}"
+    )
+    with pytest.raises(EncodeError, match="frame_max 8 leaves no room"):
+        encode_content(1, b"", 60, b"", b"abc", FRAME_OVERHEAD)
