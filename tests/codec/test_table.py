@@ -588,3 +588,85 @@ def test_an_array_value_that_cannot_be_encoded_says_why() -> None:
         encode_array(["\ud800"])
     assert str(info.value).startswith("field array value cannot be encoded: ")
     assert "surrogates not allowed" in str(info.value)
+
+
+# Each malformed table with the error it must raise: the reason, and the offset
+# of the field at fault (a size or length field, a key, a type octet). Worked
+# out from the bytes (``one``: size @0, key length @4, key @5, type @6, value
+# @7; each nesting level 7 bytes for a table, 5 for an array; the table one
+# level too deep is refused), not read from the decoder.
+MALFORMED_TABLES: list[tuple[str, bytes, type[DecodeError], str, int]] = [
+    ("table", struct.pack(">I", HUGE), FrameDecodeError,
+     "field table runs past the end of its container", 0),
+    ("S", one(b"S", struct.pack(">I", HUGE) + b"abc"), FrameDecodeError,
+     "long string runs past the end of its table", 7),
+    ("S-one-past", one(b"S", struct.pack(">I", 4) + b"abc"), FrameDecodeError,
+     "long string runs past the end of its table", 7),
+    ("x", one(b"x", struct.pack(">I", HUGE) + b"abc"), FrameDecodeError,
+     "byte array runs past the end of its table", 7),
+    ("F", one(b"F", struct.pack(">I", HUGE)), FrameDecodeError,
+     "field table runs past the end of its container", 7),
+    ("A", one(b"A", struct.pack(">I", HUGE) + b"V"), FrameDecodeError,
+     "field array runs past the end of its table", 7),
+    ("key-past-end", sized(b"\x05ab"), FrameDecodeError,
+     "field table key runs past the end of its table", 4),
+    ("type-octet-missing", sized(b"\x01k"), FrameDecodeError,
+     "field table key runs past the end of its table", 4),
+    ("value-past-its-table", sized(b"\x01kb\x01\x01kb") + b"\x02", FrameDecodeError,
+     "field table value runs past the end of its table", 12),
+    ("size-truncated", b"\x00\x00", FrameDecodeError, "truncated field table", 0),
+    ("key-not-utf8", one(b"V", b"", key=b"\xff"), SyntaxDecodeError,
+     "field table key is not valid UTF-8", 4),
+    ("unknown-type", one(b"Z", b"\x00" * 8), SyntaxDecodeError,
+     "unknown field value type 0x5a", 6),
+    ("too-deep", nested_tables(MAX_DEPTH + 1), SyntaxDecodeError,
+     f"field table nested deeper than {MAX_DEPTH}", 7 * (MAX_DEPTH + 1)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("buf", "kind", "reason", "offset"),
+    [pytest.param(*case[1:], id=case[0]) for case in MALFORMED_TABLES],
+)
+def test_malformed_tables_name_the_fault_and_where_it_is(
+    buf: bytes, kind: type[DecodeError], reason: str, offset: int
+) -> None:
+    with pytest.raises(kind) as info:
+        decode_table(buf)
+    assert (info.value.reason, info.value.offset) == (reason, offset)
+    # the same table inside a larger buffer: offsets move with it
+    with pytest.raises(kind) as info:
+        decode_table(b"\x00" * 3 + buf, 3)
+    assert (info.value.reason, info.value.offset) == (reason, offset + 3)
+
+
+MALFORMED_ARRAYS: list[tuple[str, bytes, type[DecodeError], str, int]] = [
+    ("array", struct.pack(">I", HUGE), FrameDecodeError,
+     "field array runs past the end of its table", 0),
+    ("S", sized(b"S" + struct.pack(">I", HUGE)), FrameDecodeError,
+     "long string runs past the end of its table", 5),
+    ("x", sized(b"x" + struct.pack(">I", 2)), FrameDecodeError,
+     "byte array runs past the end of its table", 5),
+    ("A", sized(b"A" + struct.pack(">I", HUGE)), FrameDecodeError,
+     "field array runs past the end of its table", 5),
+    ("d-truncated", sized(b"d\x00\x00"), FrameDecodeError, "truncated field array", 0),
+    ("unknown-type", sized(b"Z" + b"\x00" * 8), SyntaxDecodeError,
+     "unknown field value type 0x5a", 4),
+    ("too-deep", nested_arrays(MAX_DEPTH + 1), SyntaxDecodeError,
+     f"field array nested deeper than {MAX_DEPTH}", 5 * (MAX_DEPTH + 1)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("buf", "kind", "reason", "offset"),
+    [pytest.param(*case[1:], id=case[0]) for case in MALFORMED_ARRAYS],
+)
+def test_malformed_arrays_name_the_fault_and_where_it_is(
+    buf: bytes, kind: type[DecodeError], reason: str, offset: int
+) -> None:
+    with pytest.raises(kind) as info:
+        decode_array(buf)
+    assert (info.value.reason, info.value.offset) == (reason, offset)
+    with pytest.raises(kind) as info:
+        decode_array(b"\x00\x00" + buf, 2)
+    assert (info.value.reason, info.value.offset) == (reason, offset + 2)

@@ -463,8 +463,9 @@ def _decode_table(
             start = o + 4
             o = start + size
             if o > end:
+                # at its length field, as the other variable-size values
                 raise FrameDecodeError(
-                    "long string runs past the end of its table", start
+                    "long string runs past the end of its table", start - 4
                 )
             raw = buf[start:o]
             try:
