@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 #: classifiers); `make test-all` runs the suite on each.
 SUPPORTED := 3.10 3.11 3.12 3.13
 
-.PHONY: setup gen check-gen lint test test-python test-uvloop test-all bench demo clean
+.PHONY: setup gen check-gen lint test test-python test-uvloop test-all bench mutate demo clean
 
 setup: $(STAMP)
 
@@ -64,8 +64,16 @@ bench: setup
 	$(PY) benchmarks/client_bench.py
 	$(PY) benchmarks/patterns_bench.py
 
+# Mutation testing (mutmut), each package against its own tests, in scratch
+# copies under .mutate/ (kept: a re-run checks only what changed). Tens of
+# minutes; scores and targets in docs/mutation.md.
+MUTATE_JOBS ?= 2
+mutate: setup
+	$(PY) -m pip install -q 'mutmut>=3.8,<4'
+	$(PY) tools/mutate.py --jobs $(MUTATE_JOBS)
+
 clean:
-	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis .mutate
 
 # The main job: amqpio end to end on a local broker it starts (or reuses) itself.
 demo: setup

@@ -7,6 +7,7 @@ from the spec's layout (type, channel, size, payload, 0xCE)."""
 from __future__ import annotations
 
 import struct
+import uuid
 
 import pytest
 
@@ -17,9 +18,10 @@ from amqpio.sansio import (
     PublishAcked,
     RemoteProtocolError,
 )
+from amqpio.sansio.channel import _PUBLISH_CACHE, _PUBLISH_CACHE_SIZE
 from amqpio.sansio.content import ContentAssembler
 from amqpio.sansio.states import ChannelInput, ChannelState, InvalidTransition
-from helpers.broker import Pair
+from helpers.broker import Pair, Published
 
 B = spec.Basic
 C = spec.Connection
@@ -258,3 +260,131 @@ def test_bytes_held_by_a_channel_are_all_released_when_it_closes() -> None:
     assert conn.bytes_held > 4000
     pair.recv(pair.broker.method(1, spec.Channel.Close(406, "gone", 60, 10)))
     assert conn.bytes_held == 0
+
+
+# -- publishing ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mandatory", [False, True])
+@pytest.mark.parametrize("immediate", [False, True])
+def test_a_publish_to_a_new_destination_carries_every_field(
+    mandatory: bool, immediate: bool
+) -> None:
+    # fresh names: the encoded method is cached per destination, and this is
+    # the path that fills the cache
+    exchange, routing_key = f"ex-{uuid.uuid4().hex}", f"rk-{uuid.uuid4().hex}"
+    pair = opened()
+    for _ in range(2):  # encoded, then from the cache
+        pair.conn.publish(1, exchange, routing_key, b"body", None, mandatory, immediate)
+        [published] = [item for item in pair.sent() if isinstance(item, Published)]
+        assert published.method == B.Publish(
+            exchange=exchange,
+            routing_key=routing_key,
+            mandatory=mandatory,
+            immediate=immediate,
+        )
+        assert published.body == b"body"
+
+
+def test_the_cache_of_encoded_publishes_is_bounded() -> None:
+    pair = opened()
+    largest = 0
+    for index in range(_PUBLISH_CACHE_SIZE + 10):
+        pair.conn.publish(1, "", f"bounded-{uuid.uuid4().hex}-{index}", b"")
+        pair.conn.data_to_send()
+        largest = max(largest, len(_PUBLISH_CACHE))
+    assert largest == _PUBLISH_CACHE_SIZE
+
+
+def test_held_bytes_move_to_the_send_count_when_released() -> None:
+    pair = opened()
+    conn = pair.conn
+    conn.send_method(1, B.Qos(0, 1, False))
+    conn.send_method(1, B.Qos(0, 2, False))  # held behind the first
+    conn.data_to_send()
+    conn.publish(1, "ex", "rk", b"h" * 1000)
+    conn.publish(1, "ex", "rk", b"h" * 2000)
+    held = conn.bytes_held
+    assert conn.bytes_to_send == 0 and held > 3000
+    pair.recv(pair.broker.method(1, B.QosOk()))
+    qos = len(pair.broker.method(1, B.Qos(0, 2, False)))
+    assert conn.bytes_to_send == qos  # the second Qos goes, the rest waits
+    conn.data_to_send()
+    pair.recv(pair.broker.method(1, B.QosOk()))
+    assert (conn.bytes_held, conn.bytes_to_send) == (0, held)
+    assert sum(len(part) for part in conn.data_to_send()) == held
+
+
+# -- refusals say why ----------------------------------------------------------
+
+
+def test_local_refusals_say_why() -> None:
+    pair = opened()
+    conn = pair.conn
+    with pytest.raises(ValueError, match=r"^Basic\.Publish cannot be sent with"):
+        conn.send_method(1, B.Publish(0, "", "q"))
+    with pytest.raises(ValueError) as value_error:
+        conn.send_method(1, B.Consume(queue="q", no_wait=True))
+    assert str(value_error.value) == "Basic.Consume with no_wait needs a consumer_tag"
+    with pytest.raises(LocalProtocolError) as info:
+        conn.ack(5, 1)
+    assert str(info.value) == "channel 5 is not open"
+    conn.send_method(1, spec.Tx.Select())
+    pair.recv(pair.broker.method(1, spec.Tx.SelectOk()))
+    with pytest.raises(LocalProtocolError) as info:
+        conn.send_method(1, spec.Confirm.Select())
+    assert str(info.value) == "channel 1 is transactional"
+    pair.sent()
+    pair.open_channel(2)
+    conn.send_method(2, spec.Confirm.Select())
+    pair.recv(pair.broker.method(2, spec.Confirm.SelectOk()))
+    with pytest.raises(LocalProtocolError) as info:
+        conn.send_method(2, spec.Tx.Select())
+    assert str(info.value) == "channel 2 is in confirm mode"
+    pair.recv(pair.broker.method(1, spec.Channel.Flow(False)))
+    pair.sent()
+    with pytest.raises(LocalProtocolError) as info:
+        conn.publish(1, "", "q", b"")
+    assert str(info.value) == "channel 1: flow is paused"
+
+
+def test_channel_numbers_up_to_channel_max() -> None:
+    pair = Pair()
+    pair.handshake(C.Tune(3, 131072, 0))
+    pair.sent()
+    conn = pair.conn
+    assert conn.open_channel(3) == 3
+    with pytest.raises(ValueError) as value_error:
+        conn.open_channel(4)
+    assert str(value_error.value) == "channel number must be between 1 and 3"
+    assert conn.open_channel() == 1
+    assert conn.open_channel() == 2
+    with pytest.raises(LocalProtocolError) as info:
+        conn.open_channel()
+    assert str(info.value) == "all 3 channels are in use"
+
+
+def test_channel_commands_after_the_connection_closed_are_refused() -> None:
+    pair = opened()
+    pair.conn.close()
+    pair.recv(pair.broker.method(0, C.CloseOk()))
+    with pytest.raises(LocalProtocolError, match="not allowed in state"):
+        pair.conn.ack(1, 1)
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [(None, "nothing"), (B.Get("q"), "Basic.GetOk or Basic.GetEmpty")],
+)
+def test_an_unexpected_reply_names_what_was_awaited(
+    request_: spec.Method | None, expected: str
+) -> None:
+    pair = opened()
+    if request_ is not None:
+        pair.conn.send_method(1, request_)
+    with pytest.raises(RemoteProtocolError) as info:
+        pair.recv(pair.broker.method(1, spec.Queue.DeclareOk("q", 0, 0)))
+    assert info.value.reply_code == 503
+    assert info.value.text == (
+        f"channel 1: unexpected Queue.DeclareOk, awaiting {expected}"
+    )
